@@ -1,0 +1,207 @@
+// Environment variables and API options into one typed, validated config.
+// This is the only module that reads process.env (STYLE.md): everything below
+// it takes explicit values. Options win over the environment; a bad value
+// throws a TypeError naming the variable (or option) and what it accepts.
+import os from 'node:os';
+import path from 'node:path';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What `open()` accepts; every field overrides its environment variable. */
+export interface OpenOptions {
+  /** `LITESTREAM_REPLICA_URL`: `s3://bucket/path?endpoint=…&region=…&forcePathStyle=true` or `file:///dir`. */
+  replicaUrl?: string;
+  /** `LITESTREAM_WRITE_ENABLED`: this process is the single writer. */
+  writeEnabled?: boolean;
+  /** `LITESTREAM_SYNC_INTERVAL`: milliseconds, or a duration string such as `'1s'`. */
+  syncInterval?: number | string;
+  /** `LITESTREAM_BUFFER_PATH`: where unsynced commits are kept. */
+  bufferPath?: string;
+  /** `LITESTREAM_HYDRATION_PATH`: setting it turns hydration on. */
+  hydrationPath?: string;
+  /** `LITESTREAM_HYDRATION_ENABLED`: hydration on, to a default path when no path is given. */
+  hydrationEnabled?: boolean;
+  /** `LITESTREAM_POLL_INTERVAL`: milliseconds, or a duration string. */
+  pollInterval?: number | string;
+  /** `LITESTREAM_CACHE_SIZE`: bytes, or a size string such as `'64MiB'`. */
+  cacheSize?: number | string;
+  /** `LITESTREAM_LOG_LEVEL`. */
+  logLevel?: LogLevel;
+  /** S3 credentials and endpoint; default from the `AWS_*` variables. */
+  s3?: Partial<S3Credentials>;
+}
+
+export interface S3Credentials {
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  sessionToken: string | undefined;
+  region: string | undefined;
+  /** Endpoint for S3-compatible servers; a `?endpoint=` in the replica URL wins. */
+  endpoint: string | undefined;
+}
+
+export interface Config {
+  replicaUrl: string;
+  writeEnabled: boolean;
+  /** Milliseconds. */
+  syncInterval: number;
+  bufferPath: string;
+  /** Null when hydration is off. */
+  hydrationPath: string | null;
+  /** Milliseconds. */
+  pollInterval: number;
+  /** Bytes. */
+  cacheSize: number;
+  logLevel: LogLevel;
+  s3: S3Credentials;
+}
+
+/** Defaults from DESIGN.md. 1 s sync and poll match Litestream's VFS, so lag expectations carry over. */
+export const DEFAULTS = {
+  syncInterval: 1000,
+  pollInterval: 1000,
+  cacheSize: 64 * 1024 * 1024,
+  logLevel: 'info' as LogLevel,
+};
+
+type Env = Record<string, string | undefined>;
+
+/** Build the config from `options`, falling back to `env` (process.env by default). */
+export function loadConfig(options: OpenOptions = {}, env: Env = process.env): Config {
+  const pick = <T>(option: T | undefined, name: string): T | string | undefined => {
+    if (option !== undefined) return option;
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const replicaUrl = pick(options.replicaUrl, 'LITESTREAM_REPLICA_URL');
+  if (replicaUrl === undefined) {
+    throw new TypeError(
+      'LITESTREAM_REPLICA_URL is not set: give a replica URL (s3://bucket/path or file:///dir) in the environment or as the replicaUrl option',
+    );
+  }
+  const writeEnabled = parseBoolean(pick(options.writeEnabled, 'LITESTREAM_WRITE_ENABLED'), 'LITESTREAM_WRITE_ENABLED', false);
+  const hydrationEnabled = parseBoolean(pick(options.hydrationEnabled, 'LITESTREAM_HYDRATION_ENABLED'), 'LITESTREAM_HYDRATION_ENABLED', false);
+  const hydrationPathRaw = pick(options.hydrationPath, 'LITESTREAM_HYDRATION_PATH');
+  const tmp = path.join(os.tmpdir(), 'ltxvfs');
+
+  return {
+    replicaUrl: parseReplicaUrl(replicaUrl, 'LITESTREAM_REPLICA_URL'),
+    writeEnabled,
+    syncInterval: parseDuration(pick(options.syncInterval, 'LITESTREAM_SYNC_INTERVAL'), 'LITESTREAM_SYNC_INTERVAL', DEFAULTS.syncInterval),
+    bufferPath: path.resolve(parsePath(pick(options.bufferPath, 'LITESTREAM_BUFFER_PATH'), 'LITESTREAM_BUFFER_PATH') ?? path.join(tmp, 'buffer')),
+    hydrationPath:
+      hydrationPathRaw !== undefined
+        ? path.resolve(parsePath(hydrationPathRaw, 'LITESTREAM_HYDRATION_PATH')!)
+        : hydrationEnabled
+          ? path.join(tmp, 'hydrated.db')
+          : null,
+    pollInterval: parseDuration(pick(options.pollInterval, 'LITESTREAM_POLL_INTERVAL'), 'LITESTREAM_POLL_INTERVAL', DEFAULTS.pollInterval),
+    cacheSize: parseSize(pick(options.cacheSize, 'LITESTREAM_CACHE_SIZE'), 'LITESTREAM_CACHE_SIZE', DEFAULTS.cacheSize),
+    logLevel: parseLogLevel(pick(options.logLevel, 'LITESTREAM_LOG_LEVEL'), 'LITESTREAM_LOG_LEVEL'),
+    s3: {
+      accessKeyId: options.s3?.accessKeyId ?? nonEmpty(env.AWS_ACCESS_KEY_ID),
+      secretAccessKey: options.s3?.secretAccessKey ?? nonEmpty(env.AWS_SECRET_ACCESS_KEY),
+      sessionToken: options.s3?.sessionToken ?? nonEmpty(env.AWS_SESSION_TOKEN),
+      region: options.s3?.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION),
+      endpoint: options.s3?.endpoint ?? nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL),
+    },
+  };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** `true`/`false` (any case), `1`/`0`, `yes`/`no`. */
+export function parseBoolean(v: boolean | string | undefined, name: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v === 'boolean') return v;
+  const s = v.trim().toLowerCase();
+  if (s === 'true' || s === '1' || s === 'yes') return true;
+  if (s === 'false' || s === '0' || s === 'no') return false;
+  throw new TypeError(`${name}=${JSON.stringify(v)} is not a boolean: use true or false`);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds from a number, or from Go-style strings: `500ms`, `1s`, `1.5s`, `2m`, `1h30m`. */
+export function parseDuration(v: number | string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  let ms: number;
+  if (typeof v === 'number') {
+    ms = v;
+  } else {
+    const s = v.trim();
+    const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+    let total = 0;
+    let end = 0;
+    for (let m = re.exec(s); m; m = re.exec(s)) {
+      total += Number(m[1]) * DURATION_UNITS[m[2]];
+      end = re.lastIndex;
+    }
+    ms = s.length > 0 && end === s.length ? total : NaN;
+  }
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new TypeError(`${name}=${JSON.stringify(v)} is not a positive duration: use e.g. 500ms, 1s, 2m or 1h`);
+  }
+  return ms;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  kb: 1e3, mb: 1e6, gb: 1e9,
+  k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3,
+};
+
+/** Bytes from a number, or from `65536`, `512KiB`, `64MiB`, `1GiB`, `100MB`. */
+export function parseSize(v: number | string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  let bytes = NaN;
+  if (typeof v === 'number') {
+    bytes = v;
+  } else {
+    const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim());
+    const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+    if (m && unit !== undefined) bytes = Math.floor(Number(m[1]) * unit);
+  }
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new TypeError(`${name}=${JSON.stringify(v)} is not a size: use bytes or e.g. 512KiB, 64MiB, 1GiB`);
+  }
+  return bytes;
+}
+
+function parseLogLevel(v: string | undefined, name: string): LogLevel {
+  if (v === undefined) return DEFAULTS.logLevel;
+  const s = v.trim().toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(s)) return s as LogLevel;
+  throw new TypeError(`${name}=${JSON.stringify(v)} is not a log level: use one of ${LOG_LEVELS.join(', ')}`);
+}
+
+function parsePath(v: string | undefined, name: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.includes('\0')) throw new TypeError(`${name} contains a NUL byte: give a file path`);
+  return v;
+}
+
+/** Accepts `s3://bucket[/path][?query]` and `file:///absolute/dir`; returns it unchanged. */
+export function parseReplicaUrl(v: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new TypeError(`${name}=${JSON.stringify(v)} is not a URL: use s3://bucket/path or file:///dir`);
+  }
+  if (url.protocol === 's3:') {
+    if (!url.hostname) throw new TypeError(`${name}=${JSON.stringify(v)} has no bucket: use s3://bucket/path`);
+    return v;
+  }
+  if (url.protocol === 'file:') {
+    if (url.host !== '' || !url.pathname || url.pathname === '/') {
+      throw new TypeError(`${name}=${JSON.stringify(v)} needs an absolute directory: use file:///dir`);
+    }
+    return v;
+  }
+  throw new TypeError(`${name}=${JSON.stringify(v)} has unsupported scheme ${url.protocol}: use s3:// or file://`);
+}
