@@ -1,0 +1,217 @@
+// ObjectStore on a local directory (`file:///dir`), the embedded default.
+// A key `a/b/c` is the file `<dir>/a/b/c`. Writes go to a temp file in `<dir>/.ltxvfs-tmp/`
+// (same file system), are fsynced, then renamed into place (put) or hard-linked into place
+// (putIfAbsent: link() fails with EEXIST if the key exists, so of N concurrent creators
+// exactly one wins), so a reader never sees a partial file.
+// Metadata is not kept, except `litestream-timestamp`, which becomes the file's mtime
+// (as Litestream's own file replica does) and so comes back as `lastModified`.
+import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { link, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { compareKeys, listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions } from './object-store.js';
+import { StatsCounter, type StoreStats } from './stats.js';
+import { StoreError, type StoreOp } from './store-error.js';
+
+const TMP_DIR = '.ltxvfs-tmp'; // reserved: never listed, not a valid first key segment
+const MAX_KEYS = 1000; // page size, as S3
+
+export class FileStore implements ObjectStore {
+  readonly url: string;
+  private readonly dir: string;
+  private readonly counters = new StatsCounter();
+  private closed = false;
+
+  constructor(options: { dir: string }) {
+    this.dir = resolve(options.dir);
+    this.url = pathToFileURL(this.dir).href;
+  }
+
+  async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    return this.run('list', prefix, async () => {
+      const maxKeys = Math.min(options.maxKeys ?? MAX_KEYS, MAX_KEYS);
+      const objects: ObjectInfo[] = [];
+      for await (const info of this.walk('', prefix, options.startAfter)) {
+        if (objects.length === maxKeys) return { objects, isTruncated: true };
+        objects.push(info);
+      }
+      return { objects, isTruncated: false };
+    });
+  }
+
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    return listAll(this, prefix, options);
+  }
+
+  async get(key: string, options: { range?: ByteRange } = {}): Promise<Uint8Array> {
+    const path = this.path(key);
+    return this.run('get', key, async () => {
+      const file = await open(path, 'r');
+      try {
+        const { size } = await file.stat();
+        const { range } = options;
+        let start = 0;
+        let end = size; // exclusive
+        if (range !== undefined && 'suffix' in range) start = Math.max(0, size - range.suffix);
+        else if (range !== undefined) {
+          if (range.length === 0) return new Uint8Array(0);
+          if (range.offset >= size) throw new StoreError('RANGE_NOT_SATISFIABLE', 'get', key, `range starts at ${range.offset}, past the end of ${size} bytes`);
+          start = range.offset;
+          end = Math.min(size, range.offset + range.length);
+        }
+        const bytes = new Uint8Array(end - start);
+        for (let done = 0; done < bytes.length; ) {
+          const { bytesRead } = await file.read(bytes, done, bytes.length - done, start + done);
+          if (bytesRead === 0) throw new StoreError('IO', 'get', key, `file shrank while reading (${done} of ${bytes.length} bytes)`);
+          done += bytesRead;
+        }
+        this.counters.add('get', 'bytes', bytes.length);
+        return bytes;
+      } finally {
+        await file.close();
+      }
+    });
+  }
+
+  async head(key: string): Promise<ObjectHead | null> {
+    const path = this.path(key);
+    return this.run('head', key, async () => {
+      const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
+      if (st === null || !st.isFile()) return null;
+      // No content hash kept: inode, size and mtime change whenever the file is replaced.
+      const etag = `${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.mtimeMs).toString(16)}`;
+      return { size: st.size, etag, lastModified: st.mtime, metadata: {} };
+    });
+  }
+
+  put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
+    return this.write(key, body, options, false);
+  }
+
+  putIfAbsent(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
+    return this.write(key, body, options, true);
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const path = this.path(key);
+      await this.run('delete', key, async () => {
+        await unlink(path).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err;
+        });
+      });
+    }
+  }
+
+  stats(): StoreStats {
+    return this.counters.snapshot();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async write(key: string, body: PutBody, options: PutOptions, ifAbsent: boolean): Promise<void> {
+    const path = this.path(key);
+    await this.run('put', key, async () => {
+      const tmpDir = join(this.dir, TMP_DIR);
+      await mkdir(tmpDir, { recursive: true });
+      const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}.tmp`);
+      try {
+        const size = await writeDurably(tmp, body);
+        const stamp = options.metadata?.['litestream-timestamp'];
+        const time = stamp === undefined ? NaN : Date.parse(stamp);
+        if (!Number.isNaN(time)) await utimes(tmp, new Date(time), new Date(time));
+        await mkdir(dirname(path), { recursive: true });
+        if (ifAbsent) {
+          await link(tmp, path).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'EEXIST') throw new StoreError('PRECONDITION_FAILED', 'put', key, `already exists in ${this.url}`);
+            throw err;
+          });
+        } else {
+          await rename(tmp, path);
+        }
+        await syncDir(dirname(path));
+        this.counters.add('put', 'bytes', size);
+      } finally {
+        await unlink(tmp).catch(() => undefined); // after link() it is a second name; after rename() gone
+      }
+    });
+  }
+
+  /** Files under `relDir` (`''` or ending in `/`) in byte order, skipping subtrees that cannot match. */
+  private async *walk(relDir: string, prefix: string, startAfter: string | undefined): AsyncGenerator<ObjectInfo> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(this.dir, relDir), { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw err;
+    }
+    // A directory `a` holds the keys `a/...`, so it sorts as `a/` among its siblings.
+    const items = entries
+      .filter((e) => !(relDir === '' && e.name === TMP_DIR))
+      .map((e) => ({ key: relDir + e.name + (e.isDirectory() ? '/' : ''), isDir: e.isDirectory(), isFile: e.isFile() }))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    for (const item of items) {
+      if (item.isDir) {
+        if (!item.key.startsWith(prefix) && !prefix.startsWith(item.key)) continue;
+        if (startAfter !== undefined && compareKeys(item.key, startAfter) <= 0 && !startAfter.startsWith(item.key)) continue;
+        yield* this.walk(item.key, prefix, startAfter);
+      } else if (item.isFile && item.key.startsWith(prefix) && (startAfter === undefined || compareKeys(item.key, startAfter) > 0)) {
+        const st = await stat(join(this.dir, item.key)).catch(() => null); // deleted meanwhile: skip
+        if (st) yield { key: item.key, size: st.size, lastModified: st.mtime };
+      }
+    }
+  }
+
+  private path(key: string): string {
+    const parts = key.split('/');
+    if (key === '' || key.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..') || parts[0] === TMP_DIR) {
+      throw new TypeError(`FileStore: invalid key ${JSON.stringify(key)} (needs non-empty segments, no . or .., not under ${TMP_DIR}/)`);
+    }
+    return join(this.dir, ...parts);
+  }
+
+  private async run<T>(op: StoreOp, key: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreError('CLOSED', op, key, `store ${this.url} is closed`);
+    this.counters.add(op, 'requests');
+    try {
+      return await fn();
+    } catch (err) {
+      this.counters.add(op, 'errors');
+      if (err instanceof StoreError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') throw new StoreError('NOT_FOUND', op, key, `no such key in ${this.url}`, { cause: err });
+      if (code === 'EACCES' || code === 'EPERM') throw new StoreError('ACCESS_DENIED', op, key, `access denied in ${this.url}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError('IO', op, key, (err as Error).message, { cause: err });
+    }
+  }
+}
+
+/** Write the whole body to a new file and fsync it; returns its size. */
+async function writeDurably(path: string, body: PutBody): Promise<number> {
+  const file = await open(path, 'wx');
+  try {
+    if (body instanceof Uint8Array) await file.writeFile(body);
+    else for await (const chunk of body.open()) await file.write(chunk as Uint8Array);
+    await file.sync();
+    return (await file.stat()).size;
+  } finally {
+    await file.close();
+  }
+}
+
+/** fsync a directory so a rename or link in it survives a crash. */
+async function syncDir(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

@@ -1,0 +1,316 @@
+// ObjectStore on S3 (AWS, Ceph RGW, MinIO, ...) through @aws-sdk/client-s3 v3.
+// The SDK's own retries are off (maxAttempts 1) so that ours (./retry.ts) are the
+// only ones, and are counted. Every attempt has a timeout; p-queue bounds how many
+// requests are in flight, and the keep-alive agent has as many sockets.
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import PQueue from 'p-queue';
+import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions } from './object-store.js';
+import { DEFAULT_RETRY_POLICY, TransientError, httpStatusOf, isThrottling, withRetry, type RetryPolicy } from './retry.js';
+import { StatsCounter, type StoreStats } from './stats.js';
+import { StoreError, type StoreOp } from './store-error.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Root prefix inside the bucket; keys are relative to it. A trailing `/` is added. */
+  prefix?: string;
+  /** e.g. `http://127.0.0.1:9000`; omitted: AWS. */
+  endpoint?: string;
+  /** Default `us-east-1`. */
+  region?: string;
+  /** Path-style URLs (`endpoint/bucket/key`); default true when an endpoint is given. */
+  forcePathStyle?: boolean;
+  /** Omitted: the SDK's default provider chain (it reads the AWS_* variables itself). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Requests in flight at most (and sockets per agent). */
+  concurrency?: number;
+  /** Per attempt, headers and body together, in ms. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** For deterministic backoff in tests. */
+  random?: () => number;
+}
+
+// 16 in flight: enough to keep a 2-core client busy on small range GETs (8 parallel
+// range GETs already reach ~970 req/s on loopback); not yet measured against real S3.
+export const DEFAULT_CONCURRENCY = 16;
+// 30 s per attempt: generous for page-sized range GETs (~2 ms on loopback, ~20-50 ms
+// first byte on S3); whole-file GETs of big objects should be split into ranges.
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+const DELETE_BATCH = 1000; // DeleteObjects' limit per request
+
+export class S3Store implements ObjectStore {
+  readonly url: string;
+  private readonly bucket: string;
+  private readonly root: string;
+  private readonly endpoint: string;
+  private readonly client: S3Client;
+  private readonly agents: http.Agent[];
+  private readonly queue: PQueue;
+  private readonly counters = new StatsCounter();
+  private readonly policy: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly random?: () => number;
+  private closed = false;
+
+  constructor(options: S3StoreOptions) {
+    if (!options.bucket) throw new TypeError('S3Store: bucket is required');
+    this.bucket = options.bucket;
+    this.root = options.prefix ? options.prefix.replace(/\/*$/, '/') : '';
+    this.endpoint = options.endpoint ?? 'AWS';
+    this.url = `s3://${this.bucket}/${this.root}`;
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.random = options.random;
+    const httpAgent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
+    this.agents = [httpAgent, httpsAgent];
+    this.queue = new PQueue({ concurrency });
+    this.client = new S3Client({
+      endpoint: options.endpoint,
+      region: options.region ?? 'us-east-1',
+      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+      credentials: options.credentials,
+      maxAttempts: 1,
+      // Ceph 16 and s3rver store aws-chunked stream bodies with their framing (or refuse
+      // them), and want no CRC trailers: checksums only where the API demands one.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: { httpAgent, httpsAgent },
+    });
+  }
+
+  async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    return this.run('list', prefix, async (signal) => {
+      const res = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.root + prefix,
+          StartAfter: options.startAfter === undefined ? undefined : this.root + options.startAfter,
+          MaxKeys: options.maxKeys,
+        }),
+        { abortSignal: signal },
+      );
+      const objects: ObjectInfo[] = (res.Contents ?? []).map((o) => ({
+        key: (o.Key ?? '').slice(this.root.length),
+        size: o.Size ?? 0,
+        lastModified: o.LastModified ?? new Date(0),
+      }));
+      return { objects, isTruncated: res.IsTruncated === true };
+    });
+  }
+
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    return listAll(this, prefix, options);
+  }
+
+  async get(key: string, options: { range?: ByteRange } = {}): Promise<Uint8Array> {
+    const { range } = options;
+    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return new Uint8Array(0);
+    const header = range === undefined ? undefined : 'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.length - 1}`;
+    return this.run('get', key, async (signal) => {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: header }), { abortSignal: signal });
+      const body = res.Body as (Readable & { transformToByteArray(): Promise<Uint8Array> }) | undefined;
+      if (!body) throw new TransientError('truncated', 'response without a body');
+      const onAbort = (): void => void body.destroy(new TransientError('timeout', 'timed out reading the body'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      let bytes: Uint8Array;
+      try {
+        bytes = await body.transformToByteArray();
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+      // A cut connection can end the body early without an error: count the bytes.
+      const expected = expectedLength(res.ContentRange, res.ContentLength);
+      if (expected !== undefined && bytes.length !== expected) {
+        throw new TransientError('truncated', `truncated body: got ${bytes.length} of ${expected} bytes`);
+      }
+      if (range !== undefined && res.ContentRange === undefined) bytes = sliceLocally(bytes, range); // server ignored Range
+      this.counters.add('get', 'bytes', bytes.length);
+      return bytes;
+    });
+  }
+
+  async head(key: string): Promise<ObjectHead | null> {
+    return this.run('head', key, async (signal) => {
+      try {
+        const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key }), { abortSignal: signal });
+        return {
+          size: res.ContentLength ?? 0,
+          etag: unquote(res.ETag ?? ''),
+          lastModified: res.LastModified ?? new Date(0),
+          metadata: res.Metadata ?? {},
+        };
+      } catch (err) {
+        // HEAD has no error body: a missing bucket looks like a missing key here.
+        if (httpStatusOf(err) === 404) return null;
+        throw err;
+      }
+    });
+  }
+
+  put(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
+    return this.putObject(key, body, options, false);
+  }
+
+  putIfAbsent(key: string, body: PutBody, options: PutOptions = {}): Promise<void> {
+    return this.putObject(key, body, options, true);
+  }
+
+  private async putObject(key: string, body: PutBody, options: PutOptions, ifAbsent: boolean): Promise<void> {
+    const size = body instanceof Uint8Array ? body.length : body.size;
+    let attempts = 0;
+    try {
+      await this.run('put', key, async (signal) => {
+        attempts++;
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.root + key,
+            Body: body instanceof Uint8Array ? body : body.open(),
+            ContentLength: size,
+            Metadata: options.metadata,
+            IfNoneMatch: ifAbsent ? '*' : undefined,
+          }),
+          { abortSignal: signal },
+        );
+        this.counters.add('put', 'bytes', size);
+      });
+    } catch (err) {
+      // An earlier attempt may have been stored with its response lost (a reset after
+      // the write): then the 412 is our own object. Same bytes => same MD5 ETag.
+      if (ifAbsent && attempts > 1 && err instanceof StoreError && err.code === 'PRECONDITION_FAILED') {
+        const existing = await this.head(key);
+        if (existing && existing.etag === (await md5Hex(body))) return;
+      }
+      throw err;
+    }
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      await this.run('delete', batch[0], async (signal) => {
+        const res = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((k) => ({ Key: this.root + k })), Quiet: true },
+          }),
+          { abortSignal: signal },
+        );
+        const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+        if (failed.length > 0) {
+          const first = failed[0];
+          const detail = `${failed.length} keys not deleted, first ${JSON.stringify(first.Key)}: ${first.Code} ${first.Message ?? ''}`;
+          // Deleting again is harmless, so a server-side hiccup is worth a retry.
+          if (failed.every((e) => e.Code === 'InternalError' || e.Code === 'SlowDown' || e.Code === 'ServiceUnavailable')) {
+            throw new TransientError('transient', detail);
+          }
+          throw new StoreError(failed[0].Code === 'AccessDenied' ? 'ACCESS_DENIED' : 'IO', 'delete', first.Key ?? '', detail);
+        }
+      });
+    }
+  }
+
+  stats(): StoreStats {
+    return this.counters.snapshot();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.onIdle();
+    this.client.destroy();
+    for (const agent of this.agents) agent.destroy();
+  }
+
+  /** One call: queued per attempt (a backoff wait holds no slot), timed, retried, counted. */
+  private async run<T>(op: StoreOp, key: string, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let attempts = 0;
+    try {
+      return await withRetry(
+        () =>
+          this.queue.add(async () => {
+            if (this.closed) throw new StoreError('CLOSED', op, key, `store ${this.url} is closed`);
+            attempts++;
+            this.counters.add(op, 'requests');
+            const controller = new AbortController();
+            const timer = setTimeout(() => controller.abort(new TransientError('timeout', `no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+            try {
+              return await attempt(controller.signal);
+            } catch (err) {
+              if (controller.signal.aborted) throw controller.signal.reason as TransientError;
+              throw err;
+            } finally {
+              clearTimeout(timer);
+            }
+          }),
+        {
+          policy: this.policy,
+          random: this.random,
+          shouldStop: () => this.closed,
+          onRetry: () => this.counters.add(op, 'retries'),
+        },
+      );
+    } catch (err) {
+      this.counters.add(op, 'errors');
+      throw this.toStoreError(err, op, key, attempts);
+    }
+  }
+
+  private toStoreError(err: unknown, op: StoreOp, key: string, attempts: number): StoreError {
+    if (err instanceof StoreError) return err;
+    const e = err as { name?: string; message?: string; Code?: string };
+    const status = httpStatusOf(err);
+    const name = e.name ?? 'Error';
+    const tries = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+    const where = `${this.url} at ${this.endpoint}`;
+    const detail = `${status !== undefined ? `HTTP ${status} ` : ''}${name}: ${e.message ?? String(err)}${tries}`;
+    const make = (code: StoreError['code'], text = detail): StoreError => new StoreError(code, op, key, text, { cause: err });
+    if (name === 'NoSuchBucket') return make('NO_SUCH_BUCKET', `bucket ${JSON.stringify(this.bucket)} does not exist at ${this.endpoint}`);
+    if (name === 'NoSuchKey' || status === 404) return make('NOT_FOUND', `no such key in ${where}`);
+    if (status === 412 || name === 'PreconditionFailed') return make('PRECONDITION_FAILED', `already exists in ${where}`);
+    if (status === 416 || name === 'InvalidRange') return make('RANGE_NOT_SATISFIABLE', `range starts past the end of the object${tries}`);
+    if (status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+      return make('ACCESS_DENIED', `access denied to ${where}: ${detail}`);
+    }
+    if (err instanceof TransientError && err.kind === 'timeout') return make('TIMEOUT', `${err.message}${tries}`);
+    if (isThrottling(err)) return make('THROTTLED', detail);
+    return make('IO', detail);
+  }
+}
+
+/** Bytes the body must have: from `Content-Range: bytes a-b/total`, else Content-Length. */
+function expectedLength(contentRange: string | undefined, contentLength: number | undefined): number | undefined {
+  const m = contentRange === undefined ? null : /^bytes (\d+)-(\d+)\//.exec(contentRange);
+  if (m) return Number(m[2]) - Number(m[1]) + 1;
+  return contentLength;
+}
+
+function sliceLocally(bytes: Uint8Array, range: ByteRange): Uint8Array {
+  if ('suffix' in range) return bytes.subarray(Math.max(0, bytes.length - range.suffix));
+  return bytes.subarray(range.offset, range.offset + range.length);
+}
+
+function unquote(etag: string): string {
+  return etag.replace(/^"|"$/g, '');
+}
+
+async function md5Hex(body: PutBody): Promise<string> {
+  const hash = createHash('md5');
+  if (body instanceof Uint8Array) return hash.update(body).digest('hex');
+  for await (const chunk of body.open()) hash.update(chunk as Uint8Array);
+  return hash.digest('hex');
+}
