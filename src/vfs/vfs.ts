@@ -18,7 +18,7 @@
 export type ResultCode = number;
 
 /** The five SQLite lock levels, as SQLite numbers them. */
-export const enum LockLevel {
+export enum LockLevel {
   NONE = 0,
   SHARED = 1,
   RESERVED = 2,
