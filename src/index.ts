@@ -1,1 +1,34 @@
-export {};
+// The package's public surface. Only re-exports: what is listed here is the API.
+
+// SQLite engine (node-sqlite3-wasm-shaped).
+export {
+  Database,
+  Statement,
+  SqliteError,
+  registerVfs,
+  sqliteVersion,
+  type DatabaseOptions,
+  type QueryOptions,
+  type RunResult,
+  type BindValue,
+  type BindValues,
+  type Row,
+  type SqlValue,
+} from './engine/index.js';
+
+// VFS layer: the interface a VFS implements, and the built-in VFSes.
+export { VfsError, LockLevel, type Vfs, type VfsFile, type OpenResult, type ResultCode } from './vfs/vfs.js';
+export { LocalFileVfs, type LocalFileVfsOptions } from './vfs/local-file-vfs.js';
+export { MemoryVfs } from './vfs/memory-vfs.js';
+
+// Configuration (environment variables and options).
+export { loadConfig, type Config, type OpenOptions } from './config.js';
+
+// LTX codec, as a namespace: ltx.decodeLtx(...), ltx.LtxError, ...
+export * as ltx from './ltx/index.js';
+
+// Object stores.
+export { openStore, type OpenStoreOptions } from './storage/open-store.js';
+export { StoreError, isStoreError, type StoreErrorCode } from './storage/store-error.js';
+export type { ObjectStore, ObjectInfo, ObjectHead, ByteRange, PutBody } from './storage/object-store.js';
+export type { StoreStats } from './storage/stats.js';

@@ -1,0 +1,21 @@
+// The command table: names to modules. Add a command by adding one line here
+// and one file beside it. Groups (like `ltx`) nest the same way.
+
+import type { CommandGroup } from './args.js';
+import { demo } from './demo.js';
+import { ltxDump } from './ltx-dump.js';
+import { ltxVerify } from './ltx-verify.js';
+
+export const root: CommandGroup = {
+  summary: 'Open SQLite databases that live in S3-compatible object storage (Litestream v0.5 replicas).',
+  commands: {
+    demo,
+    ltx: {
+      summary: 'Inspect and check LTX files (the replica format)',
+      commands: {
+        dump: ltxDump,
+        verify: ltxVerify,
+      },
+    },
+  },
+};
