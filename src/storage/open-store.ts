@@ -6,20 +6,10 @@
 import { fileURLToPath } from 'node:url';
 import { FileStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
-import type { RetryPolicy } from './retry.js';
-import { S3Store } from './s3-store.js';
+import { S3Store, type S3StoreOptions } from './s3-store.js';
 
-export interface OpenStoreOptions {
-  /** Overrides the URL's `endpoint`. */
-  endpoint?: string;
-  /** Overrides the URL's `region`. */
-  region?: string;
-  forcePathStyle?: boolean;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  concurrency?: number;
-  timeoutMs?: number;
-  retry?: Partial<RetryPolicy>;
-}
+/** Options for the backend; for S3, `endpoint`, `region` and `forcePathStyle` override the URL's. */
+export type OpenStoreOptions = Pick<S3StoreOptions, 'endpoint' | 'region' | 'forcePathStyle' | 'credentials' | 'concurrency' | 'timeoutMs' | 'retry'>;
 
 type Opener = (url: URL, options: OpenStoreOptions) => ObjectStore;
 

@@ -13,6 +13,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { prng } from './prng.js';
 
 export type S3Op = 'LIST' | 'GET' | 'GET_RANGE' | 'HEAD' | 'PUT' | 'DELETE' | 'OTHER';
 export type FaultKind = 'error503' | 'resetBefore' | 'resetAfter' | 'truncate';
@@ -65,17 +66,6 @@ export function classify(req: http.IncomingMessage): S3Op {
   }
 }
 
-/** mulberry32: small, fast, good enough for fault dice. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((ok) => setTimeout(ok, ms));
 
