@@ -156,7 +156,13 @@ class LocalFile implements VfsFile {
     try {
       while (done < want) done += writeSync(this.#fd, buf, done, want - done, offset + done);
     } catch (err) {
+      this.#forgetSize();
       throw fsError(err, SQLITE_IOERR_WRITE, `write ${this.#path} at ${offset}`);
+    }
+    const lock = this.#lock;
+    if (lock !== null) {
+      const size = lock.knownSize;
+      if (size !== undefined && offset + want > size) lock.knownSize = offset + want;
     }
     return SQLITE_OK;
   }
@@ -165,8 +171,10 @@ class LocalFile implements VfsFile {
     try {
       ftruncateSync(this.#fd, size);
     } catch (err) {
+      this.#forgetSize();
       throw fsError(err, SQLITE_IOERR_TRUNCATE, `truncate ${this.#path} to ${size}`);
     }
+    if (this.#lock !== null) this.#lock.knownSize = size;
     return SQLITE_OK;
   }
 
@@ -187,11 +195,26 @@ class LocalFile implements VfsFile {
   }
 
   fileSize(): number {
+    // SQLite asks for the main database's size at every read transaction. For a
+    // file with locks (a main database) the size is kept in the lock table and
+    // updated by every write and truncate of this process, which are all its
+    // writers (the locking model above): fstat measured 3.8 µs a call here.
+    const lock = this.#lock;
+    const known = lock?.knownSize;
+    if (known !== undefined) return known;
+    let size: number;
     try {
-      return fstatSync(this.#fd).size;
+      size = fstatSync(this.#fd).size;
     } catch (err) {
       throw fsError(err, SQLITE_IOERR_FSTAT, `fstat ${this.#path}`);
     }
+    if (lock !== null) lock.knownSize = size;
+    return size;
+  }
+
+  /** After a failed write or truncate the size is unknown: measure it next time. */
+  #forgetSize(): void {
+    if (this.#lock !== null) this.#lock.knownSize = undefined;
   }
 
   lock(level: LockLevel): ResultCode {

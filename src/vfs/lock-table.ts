@@ -36,6 +36,12 @@ interface Entry {
   writer: FileLock | null;
   /** Open FileLocks on this entry; the entry is dropped when it reaches 0. */
   refs: number;
+  /**
+   * The file's size in bytes as last measured or written through this process,
+   * or undefined when unknown. Kept here, beside the locks, because it is valid
+   * on the same assumption: every writer of the file is in this process.
+   */
+  size: number | undefined;
 }
 
 /** One connection's lock on one file. Call `close()` when the file closes. */
@@ -48,6 +54,15 @@ export class FileLock {
   constructor(table: LockTable, entry: Entry) {
     this.#table = table;
     this.#entry = entry;
+  }
+
+  /** The file's size as last measured or written in this process (see Entry.size); undefined once closed. */
+  get knownSize(): number | undefined {
+    return this.#entry?.size;
+  }
+
+  set knownSize(size: number | undefined) {
+    if (this.#entry !== null) this.#entry.size = size;
   }
 
   /** The level this connection holds. */
@@ -128,7 +143,7 @@ export class LockTable {
   acquire(key: string): FileLock {
     let e = this.#entries.get(key);
     if (e === undefined) {
-      e = { key, readers: 0, writer: null, refs: 0 };
+      e = { key, readers: 0, writer: null, refs: 0, size: undefined };
       this.#entries.set(key, e);
     }
     e.refs++;

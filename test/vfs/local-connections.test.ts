@@ -1,7 +1,7 @@
 // Several SQLite connections of one process on one file through the local VFS:
 // readers share, one writer at a time, a committing writer waits for readers
 // and keeps new ones out meanwhile.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,26 @@ function busy(fn: () => unknown): void {
 }
 
 describe('local VFS: connections in one process', () => {
+  it('sees the file grow and shrink through another connection (the size kept in the lock table)', () => {
+    const file = path.join(dir, `size${++n}.db`);
+    const [writer, reader] = [new Database(file, { vfs: 'local' }), new Database(file, { vfs: 'local' })];
+    open.push(writer, reader);
+    const scalar = (db: Database, sql: string) => Object.values(db.get(sql) ?? {})[0];
+    writer.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2), (3);');
+    expect(scalar(reader, 'SELECT count(*) FROM t')).toBe(3);
+    writer.exec(`CREATE TABLE big (b BLOB);
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO big SELECT randomblob(3000) FROM n;`);
+    const grown = Number(scalar(reader, 'PRAGMA page_count'));
+    expect(grown).toBeGreaterThan(300);
+    expect(statSync(file).size).toBe(grown * 4096);
+    writer.exec('DROP TABLE big; VACUUM;');
+    const shrunk = Number(scalar(reader, 'PRAGMA page_count'));
+    expect(shrunk).toBeLessThan(10);
+    expect(statSync(file).size).toBe(shrunk * 4096);
+    expect(scalar(reader, 'PRAGMA integrity_check')).toBe('ok');
+    expect(scalar(reader, 'SELECT count(*) FROM t')).toBe(3);
+  });
+
   it('lets readers read at the same time', () => {
     const dbs = connections(4);
     for (const db of dbs) db.exec('BEGIN');
