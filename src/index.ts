@@ -32,3 +32,32 @@ export { openStore, type OpenStoreOptions } from './storage/open-store.js';
 export { StoreError, isStoreError, type StoreErrorCode } from './storage/store-error.js';
 export type { ObjectStore, ObjectInfo, ObjectHead, ByteRange, PutBody } from './storage/object-store.js';
 export type { StoreStats } from './storage/stats.js';
+
+// Replica (Litestream v0.5 layout): listing, restore plans, page index, restore, import.
+export {
+  ReplicaError,
+  isReplicaError,
+  type ReplicaErrorCode,
+  layoutFor,
+  LEVELS,
+  SNAPSHOT_LEVEL,
+  type ReplicaLayout,
+  listLevel,
+  listReplica,
+  type LtxFileInfo,
+  planRestore,
+  choosePlan,
+  type RestorePlan,
+  type RestoreTarget,
+  buildPageIndex,
+  type ReplicaPageIndex,
+  type PageLocation,
+  restore,
+  type RestoreOptions,
+  type RestoreProgress,
+  type RestoreResult,
+  importDatabase,
+  type ImportOptions,
+  type ImportResult,
+  openReplicaStore,
+} from './replica/index.js';

@@ -3,13 +3,19 @@
 
 import type { CommandGroup } from './args.js';
 import { demo } from './demo.js';
+import { importCommand } from './import.js';
+import { infoCommand } from './info.js';
 import { ltxDump } from './ltx-dump.js';
 import { ltxVerify } from './ltx-verify.js';
+import { restoreCommand } from './restore.js';
 
 export const root: CommandGroup = {
   summary: 'Open SQLite databases that live in S3-compatible object storage (Litestream v0.5 replicas).',
   commands: {
     demo,
+    import: importCommand,
+    restore: restoreCommand,
+    info: infoCommand,
     ltx: {
       summary: 'Inspect and check LTX files (the replica format)',
       commands: {
