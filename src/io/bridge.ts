@@ -1,0 +1,230 @@
+// The synchronous half of the bridge: post a request to the I/O worker and block the
+// calling thread until its answer is on the port, with a deadline, a heartbeat check
+// and worker replacement. Only one request is outstanding at a time (the caller is
+// blocked), and every answer carries the request's sequence number: anything else
+// found on the port (a forged or late answer) is dropped, never returned.
+//
+// Waiting: a bounded spin on the EVENT word first (an answer from a warm worker comes
+// back in tens of µs, and Atomics.wait's wake-up costs more than that: see
+// docs/io.md), then Atomics.wait in slices of SLICE_MS, checking between slices that
+// the worker has not exited, that its heartbeat still moves, and the deadline.
+// The main thread's event loop does not run while it waits, so the worker's 'exit'
+// event cannot be seen then: the worker's own exit hook sets STATE = EXITED instead.
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+import { log } from '../log.js';
+import type { OpenStoreOptions } from '../storage/open-store.js';
+import type { StoreStats } from '../storage/stats.js';
+import { IoError, type IoErrorCode } from './io-error.js';
+import { CONTROL_BYTES, EVENT, EXIT_CODE, EXITED, HEARTBEAT, STARTING, STATE, readStats, statsView, type Envelope, type Request, type Response } from './protocol.js';
+import { spawnWorker } from './spawn.js';
+import type { WorkerData } from './worker.js';
+
+// 500 ms slices: a dead or hung worker is noticed within half a second of its limit;
+// waking twice a second costs nothing.
+const SLICE_MS = 500;
+// Closing waits this long for the worker to finish requests in flight and exit.
+const CLOSE_WAIT_MS = 5_000;
+
+export interface BridgeOptions {
+  url: string;
+  store: OpenStoreOptions;
+  /** Deadline of one round (see SyncStore) from when the worker is running, in ms. */
+  timeoutMs: number;
+  /** A worker whose heartbeat stands still this long (or that has not started) is replaced. */
+  hangMs: number;
+  /** Spin this long on the answer word before Atomics.wait, in µs; 0: wait at once. */
+  spinUs: number;
+  testHooks: boolean;
+}
+
+export interface BridgeStats {
+  calls: number;
+  /** Workers started after the first. */
+  restarts: number;
+  failures: Record<Exclude<IoErrorCode, 'IO_WORKER_ERROR' | 'IO_CLOSED'>, number>;
+  /** Answers dropped because their sequence number was not the one awaited. */
+  dropped: number;
+}
+
+interface Handle {
+  worker: Worker;
+  port: MessagePort;
+  control: Int32Array;
+  stats: Float64Array;
+  beat: number;
+  beatAt: number; // performance.now() when `beat` was last seen to change
+  exitCode: number | null; // from the 'exit' event, seen only when the event loop ran
+  error: unknown; // from the 'error' event, likewise
+}
+
+export class Bridge {
+  private readonly options: BridgeOptions;
+  private handle: Handle | null;
+  private seq = 0;
+  private base: StoreStats | undefined; // counters of replaced workers
+  private closed = false;
+  private readonly counts: BridgeStats = { calls: 0, restarts: 0, failures: { IO_TIMEOUT: 0, IO_WORKER_HUNG: 0, IO_WORKER_DIED: 0 }, dropped: 0 };
+
+  constructor(options: BridgeOptions) {
+    this.options = options;
+    this.handle = this.spawn(); // start now: the first request needs it warm
+  }
+
+  /** Send one request and block until its answer; `rounds` multiplies the deadline. */
+  call(request: Request, rounds = 1): Response {
+    if (this.closed) throw new IoError('IO_CLOSED', `io: ${this.options.url} is closed`);
+    this.counts.calls++;
+    const h = this.current();
+    const seq = ++this.seq;
+    h.port.postMessage({ ...request, seq } satisfies Envelope);
+    const what = describe(request);
+    const started = performance.now();
+    let deadline = started + this.options.timeoutMs * rounds;
+    let spun = false;
+    for (;;) {
+      const event = Atomics.load(h.control, EVENT); // read before draining: no lost wake-up
+      const answer = this.drain(h, seq);
+      if (answer) return answer;
+      const now = performance.now();
+      const state = Atomics.load(h.control, STATE);
+      // The deadline runs from when the worker is up; starting is bounded by hangMs.
+      if (state === STARTING) deadline = now + this.options.timeoutMs * rounds;
+      if (state === EXITED) {
+        const code = Atomics.load(h.control, EXIT_CODE);
+        throw this.fail(h, 'IO_WORKER_DIED', `io worker exited with code ${code} during ${what} (request ${seq})`, started);
+      }
+      if (now >= deadline) {
+        throw this.fail(h, 'IO_TIMEOUT', `io ${what} timed out after ${Math.round(now - started)} ms (request ${seq})`, started);
+      }
+      const beat = Atomics.load(h.control, HEARTBEAT);
+      if (beat !== h.beat) {
+        h.beat = beat;
+        h.beatAt = now;
+      } else if (now - h.beatAt > this.options.hangMs) {
+        const how = state === STARTING ? 'did not start' : 'stopped its heartbeat';
+        throw this.fail(h, 'IO_WORKER_HUNG', `io worker ${how} for ${Math.round(now - h.beatAt)} ms during ${what} (request ${seq})`, started);
+      }
+      if (!spun) {
+        spun = true;
+        if (spin(h.control, event, this.options.spinUs)) continue;
+      }
+      Atomics.wait(h.control, EVENT, event, Math.max(1, Math.min(deadline - now, SLICE_MS)));
+    }
+  }
+
+  /** Store counters summed over every worker this bridge has run. */
+  storeStats(): StoreStats {
+    return readStats(this.handle ? this.handle.stats : statsView(new SharedArrayBuffer(CONTROL_BYTES)), this.base);
+  }
+
+  stats(): BridgeStats {
+    return { ...this.counts, failures: { ...this.counts.failures } };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const h = this.handle;
+    if (!h) return;
+    this.retire(h);
+    if (h.exitCode !== null || Atomics.load(h.control, STATE) === EXITED) return;
+    const exited = new Promise<void>((ok) => h.worker.once('exit', () => ok()));
+    h.port.postMessage('close');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((ok) => (timer = setTimeout(() => ok('late'), CLOSE_WAIT_MS)));
+    const outcome = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') await h.worker.terminate();
+    h.port.close();
+  }
+
+  private spawn(): Handle {
+    const sab = new SharedArrayBuffer(CONTROL_BYTES);
+    const { port1, port2 } = new MessageChannel();
+    const workerData: WorkerData = { url: this.options.url, store: this.options.store, control: sab, port: port2, testHooks: this.options.testHooks };
+    const worker = spawnWorker({ workerData, transferList: [port2] });
+    worker.unref(); // an unclosed SyncStore must not keep the process alive
+    port1.unref();
+    const h: Handle = { worker, port: port1, control: new Int32Array(sab), stats: statsView(sab), beat: 0, beatAt: performance.now(), exitCode: null, error: undefined };
+    worker.on('exit', (code) => void (h.exitCode = code));
+    worker.on('error', (err) => {
+      // Without a listener an 'error' event would crash the process. It arrives when the
+      // event loop runs, after the call that saw the worker die: logged for the cause.
+      h.error = err;
+      log.warn({ err, url: this.options.url }, 'io worker failed');
+    });
+    return h;
+  }
+
+  /** The live worker; one that exited while nobody waited is replaced first. */
+  private current(): Handle {
+    let h = this.handle;
+    if (h && (h.exitCode !== null || Atomics.load(h.control, STATE) === EXITED)) {
+      log.warn({ url: this.options.url, exitCode: h.exitCode ?? Atomics.load(h.control, EXIT_CODE), err: h.error }, 'io worker had exited; replaced');
+      this.retire(h);
+      h = null;
+    }
+    if (!h) {
+      h = this.spawn();
+      this.handle = h;
+      this.counts.restarts++;
+    }
+    return h;
+  }
+
+  private drain(h: Handle, seq: number): Response | null {
+    for (;;) {
+      const got = receiveMessageOnPort(h.port);
+      if (!got) return null;
+      const answer = got.message as Response;
+      if (answer.seq === seq) return answer;
+      this.counts.dropped++;
+      log.debug({ url: this.options.url, seq: answer.seq, awaiting: seq }, 'io: dropped an answer for another request');
+    }
+  }
+
+  /** Count and log the failure, kill the worker, start its replacement; the error to throw. */
+  private fail(h: Handle, code: Exclude<IoErrorCode, 'IO_WORKER_ERROR' | 'IO_CLOSED'>, message: string, started: number): IoError {
+    this.counts.failures[code]++;
+    const cause = h.error ?? (h.exitCode !== null ? new Error(`worker exit code ${h.exitCode}`) : undefined);
+    const err = new IoError(code, message, cause === undefined ? undefined : { cause });
+    log.warn({ err, url: this.options.url, waitedMs: Math.round(performance.now() - started) }, 'io worker replaced');
+    this.retire(h);
+    void h.worker.terminate().catch(() => undefined);
+    this.handle = this.spawn();
+    this.counts.restarts++;
+    return err;
+  }
+
+  /** Keep the worker's counters, stop reading its port. */
+  private retire(h: Handle): void {
+    this.base = readStats(h.stats, this.base);
+    h.stats = new Float64Array(h.stats.length); // counted once
+    if (this.handle === h) this.handle = null;
+    if (!this.closed) h.port.close();
+  }
+}
+
+/** For messages: `get "key"` (`+ 3 more`), `head "key"`, `list "prefix"`, `test sleep`. */
+function describe(request: Request): string {
+  switch (request.op) {
+    case 'get':
+      return `get ${JSON.stringify(request.items[0]?.key)}${request.items.length > 1 ? ` + ${request.items.length - 1} more` : ''}`;
+    case 'head':
+      return `head ${JSON.stringify(request.key)}`;
+    case 'list':
+      return `list ${JSON.stringify(request.prefix)}`;
+    case 'test':
+      return `test ${request.action.kind}`;
+  }
+}
+
+/** Spin on `control[EVENT]` for at most `us` µs; true when it changed. */
+function spin(control: Int32Array, event: number, us: number): boolean {
+  if (us <= 0) return false;
+  const end = performance.now() + us / 1000;
+  for (let i = 0; ; i++) {
+    if (Atomics.load(control, EVENT) !== event) return true;
+    if ((i & 63) === 0 && performance.now() >= end) return false;
+  }
+}

@@ -1,0 +1,127 @@
+// Synchronous reads from an ObjectStore, for the VFS (SQLite calls it synchronously).
+// The store lives in a worker thread that opens its own with `openStore(url, store)`,
+// so every option must be plain data (credentials included: config.ts reads the
+// environment, nothing here does). Store failures arrive as the same `StoreError`
+// (code, op, key and message kept); failures of the bridge itself are `IoError`s.
+import { DEFAULT_RETRY_POLICY } from '../storage/retry.js';
+import type { ByteRange, ListOptions, ListPage, ObjectHead } from '../storage/object-store.js';
+import type { OpenStoreOptions } from '../storage/open-store.js';
+import { DEFAULT_CONCURRENCY } from '../storage/s3-store.js';
+import type { StoreStats } from '../storage/stats.js';
+import { Bridge, type BridgeStats } from './bridge.js';
+import { IoError } from './io-error.js';
+import { errorFromData, type ErrorData, type GetItem, type GetResult, type Response, type TestAction } from './protocol.js';
+
+export interface SyncStoreOptions {
+  /** Options for `openStore` in the worker; `timeoutMs` (per attempt) defaults to IO_ATTEMPT_TIMEOUT_MS here. */
+  store?: OpenStoreOptions;
+  /** Deadline of one call, in ms (a batch gets one per `concurrency` items). Default: the store's worst case + 5 s. */
+  timeoutMs?: number;
+  /** A worker whose heartbeat stands still this long (or that has not started yet) is replaced. Default 10 s. */
+  hangMs?: number;
+  /** Bounded spin before blocking, in µs. Default 50. */
+  spinUs?: number;
+  /** Accept `testSync` requests (tests only). */
+  testHooks?: boolean;
+}
+
+// 10 s per attempt (the store's own default is 30 s): what crosses the bridge is small,
+// page frames, LTX tails and list pages, ~2 ms on loopback and 20-50 ms to first byte
+// on S3, so 10 s is already hundreds of times the norm, and SQLite is blocked meanwhile.
+export const IO_ATTEMPT_TIMEOUT_MS = 10_000;
+// Over the store's worst case: the bridge's deadline is for a stuck worker, not for a
+// slow store, which answers first with its own StoreError TIMEOUT.
+const DEADLINE_MARGIN_MS = 5_000;
+// 10 s without a heartbeat: 40 missed beats. Covers a cold start under tsx (~0.5 s
+// idle, a few s on a loaded 2-core machine) and GC pauses with room to spare.
+const DEFAULT_HANG_MS = 10_000;
+// 50 µs: on a 2-core VM it brought the bridge's own round trip from ~52 µs (bare
+// Atomics.wait/notify) to ~32 µs; 100-200 µs bought nothing more, and a real read
+// (~300 µs from a file, milliseconds from S3) only burns a core meanwhile (docs/io.md).
+const DEFAULT_SPIN_US = 50;
+
+/** Longest a store call can take with these options: every attempt timing out, every backoff at its cap. */
+export function worstCaseMs(store: OpenStoreOptions): number {
+  const policy = { ...DEFAULT_RETRY_POLICY, ...store.retry };
+  const attempt = store.timeoutMs ?? IO_ATTEMPT_TIMEOUT_MS;
+  let backoff = 0;
+  for (let retry = 1; retry < policy.maxAttempts; retry++) backoff += Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
+  return policy.maxAttempts * attempt + backoff;
+}
+
+export class SyncStore {
+  readonly url: string;
+  private readonly bridge: Bridge;
+  private readonly concurrency: number;
+
+  constructor(url: string, options: SyncStoreOptions = {}) {
+    const store: OpenStoreOptions = { ...options.store, timeoutMs: options.store?.timeoutMs ?? IO_ATTEMPT_TIMEOUT_MS };
+    for (const [name, value] of Object.entries({ timeoutMs: options.timeoutMs, hangMs: options.hangMs, spinUs: options.spinUs })) {
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) throw new TypeError(`SyncStore: ${name} must be a number ≥ 0, got ${String(value)}`);
+    }
+    this.url = url;
+    this.concurrency = Math.max(1, store.concurrency ?? DEFAULT_CONCURRENCY);
+    this.bridge = new Bridge({
+      url,
+      store,
+      timeoutMs: options.timeoutMs ?? worstCaseMs(store) + DEADLINE_MARGIN_MS,
+      hangMs: options.hangMs ?? DEFAULT_HANG_MS,
+      spinUs: options.spinUs ?? DEFAULT_SPIN_US,
+      testHooks: options.testHooks ?? false,
+    });
+  }
+
+  /** The object's bytes or a range of them; StoreError `NOT_FOUND`, `RANGE_NOT_SATISFIABLE`, … */
+  getSync(key: string, range?: ByteRange): Uint8Array {
+    return this.getManySync([{ key, range }])[0];
+  }
+
+  /** Several gets run in parallel by the worker, one wait; throws the first failure (by position). */
+  getManySync(items: readonly GetItem[]): Uint8Array[] {
+    if (items.length === 0) return [];
+    const results = this.value(this.bridge.call({ op: 'get', items: items.map(({ key, range }) => ({ key, range })) }, Math.ceil(items.length / this.concurrency))) as GetResult[];
+    return results.map((r) => {
+      if (!r.ok) throw revive(r.error);
+      return r.bytes;
+    });
+  }
+
+  /** Size, ETag and metadata, or null when the key does not exist. */
+  headSync(key: string): ObjectHead | null {
+    return this.value(this.bridge.call({ op: 'head', key })) as ObjectHead | null;
+  }
+
+  /** One page of keys starting with `prefix`, in byte order. */
+  listPageSync(prefix: string, options?: ListOptions): ListPage {
+    return this.value(this.bridge.call({ op: 'list', prefix, options })) as ListPage;
+  }
+
+  /** The worker's store counters, summed over replaced workers; no round trip. */
+  storeStats(): StoreStats {
+    return this.bridge.storeStats();
+  }
+
+  /** Calls, worker restarts, failures by code, dropped answers. */
+  ioStats(): BridgeStats {
+    return this.bridge.stats();
+  }
+
+  /** For tests (needs `testHooks`): make the worker sleep, block, exit or forge an answer. */
+  testSync(action: TestAction): unknown {
+    return this.value(this.bridge.call({ op: 'test', action }));
+  }
+
+  /** Wait for requests in flight in the worker, close its store, stop it. */
+  close(): Promise<void> {
+    return this.bridge.close();
+  }
+
+  private value(answer: Response): unknown {
+    if (!answer.ok) throw revive(answer.error);
+    return answer.value;
+  }
+}
+
+function revive(data: ErrorData): Error {
+  return errorFromData(data) ?? new IoError('IO_WORKER_ERROR', `io worker: ${data.name}: ${data.message}`, data.cause === undefined ? undefined : { cause: new Error(data.cause) });
+}
