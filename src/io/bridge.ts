@@ -70,8 +70,8 @@ export class Bridge {
     this.handle = this.spawn(); // start now: the first request needs it warm
   }
 
-  /** Send one request and block until its answer; `rounds` multiplies the deadline. */
-  call(request: Request, rounds = 1): Response {
+  /** Send one request and block until its answer; `rounds` multiplies the deadline (`timeoutMs`, default the bridge's). */
+  call(request: Request, rounds = 1, timeoutMs = this.options.timeoutMs): Response {
     if (this.closed) throw new IoError('IO_CLOSED', `io: ${this.options.url} is closed`);
     this.counts.calls++;
     const h = this.current();
@@ -79,7 +79,7 @@ export class Bridge {
     h.port.postMessage({ ...request, seq } satisfies Envelope);
     const what = describe(request);
     const started = performance.now();
-    let deadline = started + this.options.timeoutMs * rounds;
+    let deadline = started + timeoutMs * rounds;
     let spun = false;
     for (;;) {
       const event = Atomics.load(h.control, EVENT); // read before draining: no lost wake-up
@@ -88,7 +88,7 @@ export class Bridge {
       const now = performance.now();
       const state = Atomics.load(h.control, STATE);
       // The deadline runs from when the worker is up; starting is bounded by hangMs.
-      if (state === STARTING) deadline = now + this.options.timeoutMs * rounds;
+      if (state === STARTING) deadline = now + timeoutMs * rounds;
       if (state === EXITED) {
         const code = Atomics.load(h.control, EXIT_CODE);
         throw this.fail(h, 'IO_WORKER_DIED', `io worker exited with code ${code} during ${what} (request ${seq})`, started);

@@ -49,6 +49,11 @@ export function worstCaseMs(store: OpenStoreOptions): number {
   return policy.maxAttempts * attempt + backoff;
 }
 
+/** Per call: a deadline other than the store's (ms), e.g. a short one for a read that may be skipped. */
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
 export class SyncStore {
   readonly url: string;
   private readonly bridge: Bridge;
@@ -72,14 +77,15 @@ export class SyncStore {
   }
 
   /** The object's bytes or a range of them; StoreError `NOT_FOUND`, `RANGE_NOT_SATISFIABLE`, … */
-  getSync(key: string, range?: ByteRange): Uint8Array {
-    return this.getManySync([{ key, range }])[0];
+  getSync(key: string, range?: ByteRange, options?: CallOptions): Uint8Array {
+    return this.getManySync([{ key, range }], options)[0];
   }
 
   /** Several gets run in parallel by the worker, one wait; throws the first failure (by position). */
-  getManySync(items: readonly GetItem[]): Uint8Array[] {
+  getManySync(items: readonly GetItem[], options: CallOptions = {}): Uint8Array[] {
     if (items.length === 0) return [];
-    const results = this.value(this.bridge.call({ op: 'get', items: items.map(({ key, range }) => ({ key, range })) }, Math.ceil(items.length / this.concurrency))) as GetResult[];
+    const request = { op: 'get' as const, items: items.map(({ key, range }) => ({ key, range })) };
+    const results = this.value(this.bridge.call(request, Math.ceil(items.length / this.concurrency), options.timeoutMs)) as GetResult[];
     return results.map((r) => {
       if (!r.ok) throw revive(r.error);
       return r.bytes;
@@ -107,8 +113,8 @@ export class SyncStore {
   }
 
   /** For tests (needs `testHooks`): make the worker sleep, block, exit or forge an answer. */
-  testSync(action: TestAction): unknown {
-    return this.value(this.bridge.call({ op: 'test', action }));
+  testSync(action: TestAction, options: CallOptions = {}): unknown {
+    return this.value(this.bridge.call({ op: 'test', action }, 1, options.timeoutMs));
   }
 
   /** Wait for requests in flight in the worker, close its store, stop it. */
