@@ -5,20 +5,25 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import PQueue from 'p-queue';
 import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions } from './object-store.js';
 import { DEFAULT_RETRY_POLICY, TransientError, httpStatusOf, isThrottling, withRetry, type RetryPolicy } from './retry.js';
 import { StatsCounter, type StoreStats } from './stats.js';
 import { StoreError, type StoreOp } from './store-error.js';
+
+// The SDK takes ~250 ms to load (measured here), more than everything else the
+// package imports together, so it is loaded at the first S3 store, not at import:
+// engine-only and file:// users never pay for it. Its CommonJS build loads
+// synchronously, which keeps openStore() synchronous.
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+let sdk: S3Sdk | undefined;
+function loadSdk(): S3Sdk {
+  sdk ??= createRequire(import.meta.url)('@aws-sdk/client-s3') as S3Sdk;
+  return sdk;
+}
 
 export interface S3StoreOptions {
   bucket: string;
@@ -55,6 +60,7 @@ export class S3Store implements ObjectStore {
   private readonly bucket: string;
   private readonly root: string;
   private readonly endpoint: string;
+  private readonly sdk: S3Sdk = loadSdk();
   private readonly client: S3Client;
   private readonly agents: http.Agent[];
   private readonly queue: PQueue;
@@ -78,7 +84,7 @@ export class S3Store implements ObjectStore {
     const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
     this.agents = [httpAgent, httpsAgent];
     this.queue = new PQueue({ concurrency });
-    this.client = new S3Client({
+    this.client = new this.sdk.S3Client({
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
@@ -95,7 +101,7 @@ export class S3Store implements ObjectStore {
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     return this.run('list', prefix, async (signal) => {
       const res = await this.client.send(
-        new ListObjectsV2Command({
+        new this.sdk.ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.root + prefix,
           StartAfter: options.startAfter === undefined ? undefined : this.root + options.startAfter,
@@ -121,7 +127,7 @@ export class S3Store implements ObjectStore {
     if (range && ('suffix' in range ? range.suffix : range.length) === 0) return new Uint8Array(0);
     const header = range === undefined ? undefined : 'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.length - 1}`;
     return this.run('get', key, async (signal) => {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: header }), { abortSignal: signal });
+      const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: header }), { abortSignal: signal });
       const body = res.Body as (Readable & { transformToByteArray(): Promise<Uint8Array> }) | undefined;
       if (!body) throw new TransientError('truncated', 'response without a body');
       const onAbort = (): void => void body.destroy(new TransientError('timeout', 'timed out reading the body'));
@@ -146,7 +152,7 @@ export class S3Store implements ObjectStore {
   async head(key: string): Promise<ObjectHead | null> {
     return this.run('head', key, async (signal) => {
       try {
-        const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key }), { abortSignal: signal });
+        const res = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key }), { abortSignal: signal });
         return {
           size: res.ContentLength ?? 0,
           etag: unquote(res.ETag ?? ''),
@@ -176,7 +182,7 @@ export class S3Store implements ObjectStore {
       await this.run('put', key, async (signal) => {
         attempts++;
         await this.client.send(
-          new PutObjectCommand({
+          new this.sdk.PutObjectCommand({
             Bucket: this.bucket,
             Key: this.root + key,
             Body: body instanceof Uint8Array ? body : body.open(),
@@ -204,7 +210,7 @@ export class S3Store implements ObjectStore {
       const batch = keys.slice(i, i + DELETE_BATCH);
       await this.run('delete', batch[0], async (signal) => {
         const res = await this.client.send(
-          new DeleteObjectsCommand({
+          new this.sdk.DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((k) => ({ Key: this.root + k })), Quiet: true },
           }),
