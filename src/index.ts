@@ -61,3 +61,6 @@ export {
   type ImportResult,
   openReplicaStore,
 } from './replica/index.js';
+
+// Opening a replica through the VFS (read-only for now).
+export { open, ReplicaDatabase, type OpenStats } from './open.js';

@@ -8,6 +8,7 @@ import { infoCommand } from './info.js';
 import { ltxDump } from './ltx-dump.js';
 import { ltxVerify } from './ltx-verify.js';
 import { restoreCommand } from './restore.js';
+import { sqlCommand } from './sql.js';
 
 export const root: CommandGroup = {
   summary: 'Open SQLite databases that live in S3-compatible object storage (Litestream v0.5 replicas).',
@@ -16,6 +17,7 @@ export const root: CommandGroup = {
     import: importCommand,
     restore: restoreCommand,
     info: infoCommand,
+    sql: sqlCommand,
     ltx: {
       summary: 'Inspect and check LTX files (the replica format)',
       commands: {
