@@ -3,11 +3,12 @@
 // (in parallel), starts the synchronous store bridge (src/io) and registers a
 // ReplicaVfs under a name of its own; SQLite then reads pages on demand.
 // The writable mode and hydration are not built yet: asking for them fails here.
-import { loadConfig, type OpenOptions, type S3Credentials } from './config.js';
+import { loadConfig, type OpenOptions } from './config.js';
 import { Database, registerVfs } from './engine/index.js';
 import { SyncStore } from './io/index.js';
 import { buildPageIndex, planRestore, type RestorePlan } from './replica/index.js';
-import { openStore, type OpenStoreOptions } from './storage/open-store.js';
+import { replicaStoreOptions } from './replica/open.js';
+import { openStore } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
 import { ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
 
@@ -100,17 +101,4 @@ export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> 
     await sync.close();
     throw err;
   }
-}
-
-/** The store options `openReplicaStore` builds (src/replica/open.ts), as plain data the bridge's worker can take. */
-function replicaStoreOptions(replicaUrl: string, s3: Partial<S3Credentials>): OpenStoreOptions {
-  const options: OpenStoreOptions = {};
-  if (!replicaUrl.startsWith('s3:')) return options;
-  const params = new URL(replicaUrl).searchParams;
-  if (s3.accessKeyId && s3.secretAccessKey) {
-    options.credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, sessionToken: s3.sessionToken };
-  }
-  if (!params.has('endpoint') && s3.endpoint) options.endpoint = s3.endpoint;
-  if (!params.has('region') && s3.region) options.region = s3.region;
-  return options;
 }

@@ -6,4 +6,4 @@ export { choosePlan, planRestore, txidAtTime, type RestorePlan, type RestoreTarg
 export { buildPageIndex, fetchFileIndex, TAIL_BYTES, type ReplicaPageIndex, type PageLocation } from './page-index.js';
 export { restore, RESTORE_CHUNK_BYTES, RESTORE_CONCURRENCY, type RestoreOptions, type RestoreProgress, type RestoreResult } from './restore.js';
 export { importDatabase, sqlitePageSize, type ImportOptions, type ImportResult } from './import.js';
-export { openReplicaStore } from './open.js';
+export { openReplicaStore, replicaStoreOptions } from './open.js';
