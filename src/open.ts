@@ -1,13 +1,18 @@
-// `open()`: a replica in object storage as a read-only SQLite database. Lists the
-// replica, plans the restore, builds the page index from the plan's files' tails
-// (in parallel), starts the synchronous store bridge (src/io) and registers a
-// ReplicaVfs under a name of its own; SQLite then reads pages on demand.
-// The writable mode and hydration are not built yet: asking for them fails here.
-import { loadConfig, type OpenOptions } from './config.js';
+// `open()`: a replica in object storage as a SQLite database. Lists the replica,
+// plans the restore, builds the page index from the plan's files' tails (in
+// parallel), starts the synchronous store bridge (src/io) meanwhile, and registers
+// a ReplicaVfs under a name of its own; SQLite then reads pages on demand.
+// Read-only, it follows the replica: a Poller applies new transactions between
+// read transactions. Background work stops in `close()`.
+import { loadConfig, type Config, type OpenOptions } from './config.js';
 import { Database, registerVfs } from './engine/index.js';
 import { SyncStore } from './io/index.js';
+import { log } from './log.js';
 import { buildPageIndex, planRestore, type RestorePlan } from './replica/index.js';
 import { replicaStoreOptions } from './replica/open.js';
+import type { PageIndex } from './replica/page-index.js';
+import { Poller, type PollerStats } from './replica/poller.js';
+import type { ObjectStore } from './storage/object-store.js';
 import { openStore } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
 import { ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
@@ -22,20 +27,45 @@ export interface OpenStats {
   store: StoreStats;
 }
 
-/** A Database on a replica. `close()` also stops the store bridge's worker; await it. */
+/** Something running beside the connection until close. */
+interface Background {
+  stop(): Promise<void>;
+}
+
+/** A Database on a replica. `close()` also stops the background work and the store bridge; await it. */
 export class ReplicaDatabase extends Database {
   readonly #vfs: ReplicaVfs;
   readonly #sync: SyncStore;
+  readonly #store: ObjectStore;
+  readonly #background: Background[] = [];
+  #poller: Poller | null = null;
   readonly openStats: OpenStats;
-  readonly plan: RestorePlan;
+  readonly plan: RestorePlan | null;
 
   /** @internal use `open()`. */
-  constructor(vfs: ReplicaVfs, sync: SyncStore, plan: RestorePlan, openStats: OpenStats) {
-    super(`${vfs.name}.db`, { vfs: vfs.name, readOnly: true });
+  constructor(vfs: ReplicaVfs, sync: SyncStore, store: ObjectStore, plan: RestorePlan | null, openStats: OpenStats, readOnly: boolean) {
+    super(`${vfs.name}.db`, { vfs: vfs.name, readOnly });
     this.#vfs = vfs;
     this.#sync = sync;
+    this.#store = store;
     this.plan = plan;
     this.openStats = openStats;
+  }
+
+  /** @internal */
+  addBackground(b: Background): void {
+    this.#background.push(b);
+  }
+
+  /** @internal */
+  setPoller(p: Poller): void {
+    this.#poller = p;
+    this.addBackground(p);
+  }
+
+  /** The TXID of the replica state being read. */
+  get txid(): bigint {
+    return this.#vfs.txid;
   }
 
   /** The VFS's counters: cache hits and misses, range requests and their bytes. */
@@ -48,27 +78,55 @@ export class ReplicaDatabase extends Database {
     return this.#sync.storeStats();
   }
 
+  /** Polling counters (read-only mode), or null. */
+  pollerStats(): PollerStats | null {
+    return this.#poller?.stats() ?? null;
+  }
+
+  /** Look for new transactions now instead of at the next interval; they apply at the next read transaction. */
+  async refresh(): Promise<void> {
+    await this.#poller?.pollNow();
+  }
+
   /** Drop cached pages, so that the next query reads cold (measurements). */
   clearCache(): void {
     this.#vfs.clearCache();
   }
 
-  /** Close the connection, then the store bridge. The connection is closed when this returns; the promise settles when the worker has stopped. */
+  /**
+   * Close the connection, stop background work (last: the store bridge). The
+   * connection is closed when this returns; the promise settles when everything has stopped.
+   */
   override close(): Promise<void> {
+    let failed: unknown = null;
     try {
       super.close();
     } catch (err) {
-      void this.#sync.close();
-      throw err;
+      failed = err;
     }
-    return this.#sync.close();
+    const stopping = (async () => {
+      for (const b of this.#background.reverse()) {
+        try {
+          await b.stop();
+        } catch (err) {
+          log.error({ err }, 'stopping background work at close failed');
+        }
+      }
+      await this.#store.close();
+      await this.#sync.close();
+    })();
+    if (failed !== null) {
+      void stopping;
+      throw failed;
+    }
+    return stopping;
   }
 }
 
 let opened = 0;
 
 /**
- * Open the replica at `options.replicaUrl` (or LITESTREAM_REPLICA_URL) read-only.
+ * Open the replica at `options.replicaUrl` (or LITESTREAM_REPLICA_URL).
  * Options win over the LITESTREAM_* and AWS_* environment variables.
  */
 export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> {
@@ -81,24 +139,39 @@ export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> 
     throw new TypeError('hydrationPath / hydrationEnabled (LITESTREAM_HYDRATION_*): hydration is not built yet; leave it unset');
   }
   const storeOptions = replicaStoreOptions(config.replicaUrl, config.s3);
-  const store = openStore(config.replicaUrl, storeOptions);
-  let plan: RestorePlan;
-  let index: Awaited<ReturnType<typeof buildPageIndex>>;
-  let storeStats: StoreStats;
-  try {
-    plan = await planRestore(store);
-    index = await buildPageIndex(store, plan);
-    storeStats = store.stats();
-  } finally {
-    await store.close();
-  }
+  // The bridge's worker starts now, so that its start-up overlaps the listing.
   const sync = new SyncStore(config.replicaUrl, { store: storeOptions });
+  const store = openStore(config.replicaUrl, storeOptions);
   try {
-    const vfs = new ReplicaVfs({ name: `ltxvfs-replica-${++opened}`, url: store.url, index, source: sync, cacheSize: config.cacheSize });
-    registerVfs(vfs);
-    return new ReplicaDatabase(vfs, sync, plan, { ms: performance.now() - t0, planFiles: plan.files.length, store: storeStats });
+    const plan = await planRestore(store);
+    const index = await buildPageIndex(store, plan);
+    const openStats = { ms: 0, planFiles: plan.files.length, store: store.stats() };
+    return follow(config, store, sync, plan, index, openStats, t0);
   } catch (err) {
-    await sync.close();
+    await Promise.allSettled([store.close(), sync.close()]);
     throw err;
   }
+}
+
+function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number): ReplicaDatabase {
+  let poller: Poller | null = null;
+  const vfs = new ReplicaVfs({
+    name: `ltxvfs-replica-${++opened}`,
+    url: store.url,
+    index,
+    source: sync,
+    cacheSize: config.cacheSize,
+    follow: true,
+    hooks: {
+      planAt: (timestampMs) => sync.planSync(timestampMs === null ? {} : { timestampMs }).index,
+      lag: () => poller?.lagSeconds() ?? 0,
+    },
+  });
+  registerVfs(vfs);
+  openStats.ms = performance.now() - t0;
+  const db = new ReplicaDatabase(vfs, sync, store, plan, openStats, true); // open() closes the stores if this throws
+  poller = new Poller(store, vfs, config.pollInterval, index.pageSize);
+  db.setPoller(poller);
+  poller.start();
+  return db;
 }

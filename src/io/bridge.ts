@@ -214,6 +214,8 @@ function describe(request: Request): string {
       return `head ${JSON.stringify(request.key)}`;
     case 'list':
       return `list ${JSON.stringify(request.prefix)}`;
+    case 'plan':
+      return `plan ${request.target.timestampMs === undefined ? `txid ${request.target.txid ?? 'latest'}` : new Date(request.target.timestampMs).toISOString()}`;
     case 'test':
       return `test ${request.action.kind}`;
   }

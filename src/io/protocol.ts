@@ -10,6 +10,7 @@
 // Store counters (Float64Array after the words): the worker copies `store.stats()`
 // there before every answer, so they can be read without a round trip and survive
 // the worker's death.
+import { ReplicaError, type ReplicaErrorCode } from '../replica/errors.js';
 import type { ByteRange, ListOptions } from '../storage/object-store.js';
 import type { OpStats, StoreStats } from '../storage/stats.js';
 import { StoreError, type StoreErrorCode, type StoreOp } from '../storage/store-error.js';
@@ -44,7 +45,14 @@ export type Request =
   | { op: 'get'; items: GetItem[] }
   | { op: 'head'; key: string }
   | { op: 'list'; prefix: string; options?: ListOptions }
+  | { op: 'plan'; target: PlanTarget }
   | { op: 'test'; action: TestAction };
+
+/** A restore target for the `plan` op (time travel): a TXID or a time in ms; neither = latest. */
+export interface PlanTarget {
+  txid?: bigint;
+  timestampMs?: number;
+}
 
 export type Envelope = Request & { seq: number };
 
@@ -67,6 +75,7 @@ export function errorToData(err: unknown): ErrorData {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
   const data: ErrorData = { name: err.name, message: err.message };
   if (err instanceof StoreError) Object.assign(data, { code: err.code, op: err.op, key: err.key });
+  else if (err instanceof ReplicaError) data.code = err.code;
   if (err.cause !== undefined) data.cause = err.cause instanceof Error ? `${err.cause.name}: ${err.cause.message}` : String(err.cause);
   return data;
 }
@@ -79,6 +88,7 @@ export function errorFromData(data: ErrorData): Error | null {
     err.message = data.message;
     return err;
   }
+  if (data.name === 'ReplicaError' && data.code !== undefined) return new ReplicaError(data.code as ReplicaErrorCode, data.message, { cause });
   if (data.name === 'TypeError') return new TypeError(data.message, { cause });
   return null;
 }

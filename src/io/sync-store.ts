@@ -10,7 +10,9 @@ import { DEFAULT_CONCURRENCY } from '../storage/s3-store.js';
 import type { StoreStats } from '../storage/stats.js';
 import { Bridge, type BridgeStats } from './bridge.js';
 import { IoError } from './io-error.js';
-import { errorFromData, type ErrorData, type GetItem, type GetResult, type Response, type TestAction } from './protocol.js';
+import { PageIndex, type PageIndexData } from '../replica/page-index.js';
+import type { RestorePlan } from '../replica/plan.js';
+import { errorFromData, type ErrorData, type GetItem, type GetResult, type PlanTarget, type Response, type TestAction } from './protocol.js';
 
 export interface SyncStoreOptions {
   /** Options for `openStore` in the worker; `timeoutMs` (per attempt) defaults to IO_ATTEMPT_TIMEOUT_MS here. */
@@ -100,6 +102,12 @@ export class SyncStore {
   /** One page of keys starting with `prefix`, in byte order. */
   listPageSync(prefix: string, options?: ListOptions): ListPage {
     return this.value(this.bridge.call({ op: 'list', prefix, options })) as ListPage;
+  }
+
+  /** A restore plan and its page index for `target`, built by the worker (list, tails): time travel from inside a VFS call. */
+  planSync(target: PlanTarget, options?: CallOptions): { plan: RestorePlan; index: PageIndex } {
+    const value = this.value(this.bridge.call({ op: 'plan', target }, 1, options?.timeoutMs)) as { plan: RestorePlan; index: PageIndexData };
+    return { plan: value.plan, index: PageIndex.fromData(value.index) };
   }
 
   /** The worker's store counters, summed over replaced workers; no round trip. */

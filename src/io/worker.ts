@@ -82,6 +82,14 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
       return store.head(req.key);
     case 'list':
       return store.listPage(req.prefix, req.options);
+    case 'plan': {
+      // Loaded on first use: the worker's start-up is on the first query's path.
+      const { planRestore, buildPageIndex } = await import('../replica/index.js');
+      const target = req.target.timestampMs === undefined ? { txid: req.target.txid } : { timestamp: new Date(req.target.timestampMs) };
+      const plan = await planRestore(store, target);
+      const index = await buildPageIndex(store, plan);
+      return { plan, index: index.toData() };
+    }
     case 'test':
       if (!data.testHooks) throw new TypeError('test hooks are off in this worker');
       return test(req.action, req.seq);

@@ -51,7 +51,7 @@ export async function fetchFileIndex(store: ObjectStore, file: Pick<LtxFileInfo,
 }
 
 /** Build the page index of a plan; later files win, pages beyond the final commit are dropped. */
-export async function buildPageIndex(store: ObjectStore, plan: RestorePlan): Promise<ReplicaPageIndex> {
+export async function buildPageIndex(store: ObjectStore, plan: RestorePlan): Promise<PageIndex> {
   if (plan.files.length === 0) throw new TypeError('buildPageIndex: the plan has no files');
   const last = plan.files[plan.files.length - 1];
   const headerP = last.size > TAIL_BYTES ? store.get(last.key, { range: { offset: 0, length: HEADER_SIZE } }) : null;
@@ -60,31 +60,149 @@ export async function buildPageIndex(store: ObjectStore, plan: RestorePlan): Pro
   if (header.minTXID !== last.minTXID || header.maxTXID !== last.maxTXID) {
     throw new ReplicaError('REPLICA_MISMATCH', `${last.key}: header says TXIDs ${header.minTXID}..${header.maxTXID}, the name says ${last.minTXID}..${last.maxTXID}`);
   }
-  const commit = header.commit;
-  // 16 bytes a page: a 10 GiB database of 4 KiB pages costs 42 MB.
-  const fileOf = new Uint32Array(commit + 1); // plan file index + 1; 0 = none
-  const offsets = new Float64Array(commit + 1);
-  const sizes = new Uint32Array(commit + 1);
-  let pages = 0;
-  indexes.forEach(({ entries }, i) => {
-    for (const e of entries) {
-      if (e.pgno > commit) continue;
-      if (fileOf[e.pgno] === 0) pages++;
-      fileOf[e.pgno] = i + 1;
-      offsets[e.pgno] = e.offset;
-      sizes[e.pgno] = e.size;
+  const index = new PageIndex(header);
+  plan.files.forEach((f, i) => index.overlay(f.key, indexes[i].entries, i === plan.files.length - 1 ? header.commit : Infinity));
+  index.pages = index.count();
+  return index;
+}
+
+/** What crosses a thread boundary (structured clone) to rebuild a PageIndex. */
+export interface PageIndexData {
+  header: LtxHeader;
+  txid: bigint;
+  keys: string[];
+  fileOf: Uint32Array;
+  offsets: Float64Array;
+  sizes: Uint32Array;
+}
+
+/**
+ * pgno → (file, offset, size) at one TXID, updatable in place: `apply` overlays a
+ * newer file of the chain (polling, the writer's own uploads). 16 bytes a page: a
+ * 10 GiB database of 4 KiB pages costs 42 MB. Not safe to change while a reader
+ * is inside a transaction: the VFS applies between transactions.
+ */
+export class PageIndex implements ReplicaPageIndex {
+  pageSize: number;
+  commit: number;
+  txid: bigint;
+  header: LtxHeader;
+  pages = 0;
+  #keys: string[] = [];
+  #keyIds = new Map<string, number>();
+  #fileOf: Uint32Array; // key id + 1; 0 = none
+  #offsets: Float64Array;
+  #sizes: Uint32Array;
+
+  constructor(header: LtxHeader, data?: Omit<PageIndexData, 'header' | 'txid'>) {
+    this.header = header;
+    this.pageSize = header.pageSize;
+    this.commit = header.commit;
+    this.txid = header.maxTXID;
+    if (data) {
+      this.#keys = data.keys;
+      data.keys.forEach((k, i) => this.#keyIds.set(k, i));
+      this.#fileOf = data.fileOf;
+      this.#offsets = data.offsets;
+      this.#sizes = data.sizes;
+      this.pages = this.count();
+    } else {
+      this.#fileOf = new Uint32Array(header.commit + 1);
+      this.#offsets = new Float64Array(header.commit + 1);
+      this.#sizes = new Uint32Array(header.commit + 1);
     }
-  });
-  const keys = plan.files.map((f) => f.key);
-  return {
-    pageSize: header.pageSize,
-    commit,
-    txid: plan.txid,
-    header,
-    pages,
-    lookup(pgno) {
-      if (!Number.isInteger(pgno) || pgno < 1 || pgno > commit || fileOf[pgno] === 0) return undefined;
-      return { key: keys[fileOf[pgno] - 1], offset: offsets[pgno], size: sizes[pgno] };
-    },
-  };
+  }
+
+  /** The index of an empty replica (TXID 0, no pages): a new database's start. */
+  static empty(pageSize = 4096): PageIndex {
+    const header: LtxHeader = { flags: 0, pageSize, commit: 0, minTXID: 0n, maxTXID: 0n, timestamp: 0n, preApplyChecksum: 0n, walOffset: 0n, walSize: 0n, walSalt1: 0, walSalt2: 0, nodeID: 0n };
+    return new PageIndex(header);
+  }
+
+  static fromData(data: PageIndexData): PageIndex {
+    const index = new PageIndex(data.header, data);
+    index.txid = data.txid;
+    return index;
+  }
+
+  toData(): PageIndexData {
+    return { header: this.header, txid: this.txid, keys: this.#keys, fileOf: this.#fileOf, offsets: this.#offsets, sizes: this.#sizes };
+  }
+
+  lookup(pgno: number): PageLocation | undefined {
+    if (!Number.isInteger(pgno) || pgno < 1 || pgno > this.commit) return undefined;
+    const f = this.#fileOf[pgno];
+    if (f === 0) return undefined;
+    return { key: this.#keys[f - 1], offset: this.#offsets[pgno], size: this.#sizes[pgno] };
+  }
+
+  /**
+   * Overlay the next file of the chain (its TXIDs continue or overlap ours): its pages
+   * win, the database size becomes its commit (pages beyond it are forgotten, so a
+   * later growth never resurrects them). Returns the pgnos whose content changed.
+   */
+  apply(key: string, header: LtxHeader, entries: readonly PageIndexEntry[]): number[] {
+    // An empty replica's index (a new database) takes the page size of its first file.
+    if (this.txid === 0n && this.commit === 0) this.pageSize = header.pageSize;
+    if (header.pageSize !== this.pageSize) {
+      throw new ReplicaError('REPLICA_MISMATCH', `${key}: page size ${header.pageSize}, the database's is ${this.pageSize}`);
+    }
+    if (header.minTXID > this.txid + 1n || header.maxTXID <= this.txid) {
+      throw new ReplicaError('REPLICA_GAP', `${key}: TXIDs ${header.minTXID}..${header.maxTXID} do not continue TXID ${this.txid}`);
+    }
+    const changed = this.overlay(key, entries, header.commit);
+    this.header = header;
+    this.txid = header.maxTXID;
+    this.pages = this.count();
+    return changed;
+  }
+
+  /** @internal Write entries (pages ≤ commit) and set the size; returns the pgnos written or dropped. */
+  overlay(key: string, entries: readonly PageIndexEntry[], commit: number): number[] {
+    const changed: number[] = [];
+    if (Number.isFinite(commit)) {
+      for (let p = commit + 1; p <= Math.min(this.commit, this.#fileOf.length - 1); p++) {
+        if (this.#fileOf[p] !== 0) changed.push(p);
+        this.#fileOf[p] = 0;
+      }
+      this.grow(commit);
+      this.commit = commit;
+    }
+    let id = this.#keyIds.get(key);
+    if (id === undefined) {
+      id = this.#keys.push(key) - 1;
+      this.#keyIds.set(key, id);
+    }
+    for (const e of entries) {
+      if (e.pgno > this.commit) continue;
+      this.grow(e.pgno);
+      this.#fileOf[e.pgno] = id + 1;
+      this.#offsets[e.pgno] = e.offset;
+      this.#sizes[e.pgno] = e.size;
+      changed.push(e.pgno);
+    }
+    return changed;
+  }
+
+  private grow(pgno: number): void {
+    if (pgno < this.#fileOf.length) return;
+    const n = Math.max(pgno + 1, Math.ceil(this.#fileOf.length * 1.5));
+    const f = new Uint32Array(n);
+    f.set(this.#fileOf);
+    const o = new Float64Array(n);
+    o.set(this.#offsets);
+    const s = new Uint32Array(n);
+    s.set(this.#sizes);
+    this.#fileOf = f;
+    this.#offsets = o;
+    this.#sizes = s;
+  }
+
+  /** @internal Pages with a location within the size. */
+  count(): number {
+    let n = 0;
+    const end = Math.min(this.commit, this.#fileOf.length - 1);
+    for (let p = 1; p <= end; p++) if (this.#fileOf[p] !== 0) n++;
+    return n;
+  }
 }

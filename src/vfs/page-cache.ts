@@ -66,6 +66,14 @@ export class PageCache {
     }
   }
 
+  /** Forget one page (a newer version replaced it). */
+  delete(pgno: number): void {
+    const old = this.#pages.get(pgno);
+    if (old === undefined) return;
+    this.#bytes -= old.length;
+    this.#pages.delete(pgno);
+  }
+
   clear(): void {
     this.#pages.clear();
     this.#bytes = 0;

@@ -1,24 +1,25 @@
-// A read-only VFS whose main database file is a replica in object storage. A read
-// at (offset, length) becomes the pages it covers; each comes from the page cache
-// or, on a miss, from one range request for its LTX frame plus the frames of the
-// following pages that sit right after it in the same file (read-ahead), all
-// decoded strictly and cached. Nothing else touches the store: the page index
-// (pgno → file, offset, size) was built from the files' tails before the VFS was
-// made (src/replica/page-index.ts). Journals and temp files, which a read-only
-// database rarely needs, go to a private memory VFS (named files) or to local
-// temp files (SQLite's nameless temp files, which sorts can make large).
+// The VFS whose main database file is a replica in object storage. Reads go to
+// the transaction's own pages and the write buffer (write mode, ./write-layer.ts),
+// then to the replica's pages (./remote-pages.ts: page cache, then range requests).
+// Journals and temp files go to a private memory VFS (named files) or to local temp
+// files (SQLite's nameless temp files, which sorts can make large).
 //
-// Not built yet: polling for new transactions (the index is fixed at open),
-// litestream_time / lag pragmas, writes (SQLITE_READONLY), hydration.
-import { decodePageFrame } from '../ltx/index.js';
-import type { ReplicaPageIndex } from '../replica/page-index.js';
-import type { ByteRange } from '../storage/object-store.js';
+// Versions: a follower's new transactions (found by the poller) and time travel
+// (`PRAGMA litestream_time`) change the pages the file serves. They are queued and
+// applied only when no connection of this VFS is inside a read transaction (at the
+// next xLock(SHARED)), so a transaction sees one version.
+import { PageIndex } from '../replica/page-index.js';
 import type { StoreStats } from '../storage/stats.js';
 import {
   SQLITE_ERROR,
+  SQLITE_FCNTL_BEGIN_ATOMIC_WRITE,
+  SQLITE_FCNTL_COMMIT_ATOMIC_WRITE,
+  SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE,
+  SQLITE_IOCAP_BATCH_ATOMIC,
+  SQLITE_IOCAP_POWERSAFE_OVERWRITE,
   SQLITE_IOERR_DELETE_NOENT,
-  SQLITE_IOERR_READ,
   SQLITE_IOERR_SHORT_READ,
+  SQLITE_NOTFOUND,
   SQLITE_OK,
   SQLITE_OPEN_CREATE,
   SQLITE_OPEN_MAIN_DB,
@@ -29,20 +30,26 @@ import {
 import { processLockTable, type FileLock, type LockTable } from './lock-table.js';
 import { LocalFileVfs } from './local-file-vfs.js';
 import { MemoryVfs } from './memory-vfs.js';
-import { PageCache, type PageCacheStats } from './page-cache.js';
-import { VfsError, type LockLevel, type OpenResult, type ResultCode, type Vfs, type VfsFile } from './vfs.js';
+import type { PageCacheStats } from './page-cache.js';
+import { READ_AHEAD_BYTES, RemotePages, type ChainFile, type PageSource } from './remote-pages.js';
+import { VfsError, LockLevel, type OpenResult, type ResultCode, type Vfs, type VfsFile } from './vfs.js';
+import { WriteLayer, type WriteTarget } from './write-layer.js';
 
-// 256 KiB a miss at most: 64 uncompressed 4 KiB pages, more once LZ4 has shrunk
-// the frames. On S3 a GET costs 20-50 ms to first byte and then streams at tens of
-// MB/s, so 256 KiB adds a few ms to a request that a B-tree scan would otherwise
-// repeat for every page; on loopback it adds well under a millisecond. SQLite
-// walks leaves in page order, and a snapshot stores its frames in page order.
-export const READ_AHEAD_BYTES = 256 * 1024;
+export { READ_AHEAD_BYTES, type PageSource, type ChainFile } from './remote-pages.js';
 
-/** What the VFS needs from the store: synchronous ranged reads (a SyncStore). */
-export interface PageSource {
-  getSync(key: string, range?: ByteRange): Uint8Array;
-  storeStats?(): StoreStats;
+/** A version change, applied between read transactions. */
+export type VersionUpdate = { kind: 'files'; files: ChainFile[] } | { kind: 'reset'; index: PageIndex };
+
+/** `PRAGMA litestream_*` that need more than the VFS knows: time travel, lag, sync. */
+export interface PragmaHooks {
+  /** Build the index for a time (ms) or the latest state (null); synchronous (the store bridge). */
+  planAt?(timestampMs: number | null): PageIndex;
+  /** Told after time travel moved the version (null: back to following the latest). */
+  onPinned?(pinned: string | null, txid: bigint): void;
+  /** Seconds behind the newest remote transaction known. */
+  lag?(): number;
+  /** Any other litestream_* pragma (write mode: litestream_sync, ...). */
+  pragma?(name: string, value: string | null): string | null | undefined;
 }
 
 export interface ReplicaVfsOptions {
@@ -50,13 +57,18 @@ export interface ReplicaVfsOptions {
   name: string;
   /** The replica URL, for messages and the lock key. */
   url: string;
-  index: ReplicaPageIndex;
+  index: PageIndex;
   source: PageSource;
   /** Page cache budget in bytes. */
   cacheSize: number;
   /** Range request limit for read-ahead, in bytes. Default READ_AHEAD_BYTES; 0 turns read-ahead off. */
   readAheadBytes?: number;
   lockTable?: LockTable;
+  /** Write mode: commits go here (the write buffer). Absent: read-only. */
+  writer?: WriteTarget;
+  /** Follower mode (read-only, polling): stamp a version into page 1 so SQLite sees changes. */
+  follow?: boolean;
+  hooks?: PragmaHooks;
 }
 
 export interface ReplicaVfsStats {
@@ -69,105 +81,84 @@ export interface ReplicaVfsStats {
   fetchedBytes: number;
   /** Pages decoded from them (the missed page plus read-ahead). */
   fetchedPages: number;
-  /** The TXID served. */
+  /** The replica TXID served (write mode: the last synced one). */
   txid: bigint;
+  /** Version updates applied (polling, time travel). */
+  updates: number;
+  /** Commits made through this VFS (write mode). */
+  commits: number;
 }
 
-/** The shared state of one replica: index, cache, store. Files of the main db share it. */
-class ReplicaPages {
-  readonly cache: PageCache;
+/** What the files of one VFS share: the pages, the write layer, the version queue. */
+class ReplicaState {
+  readonly remote: RemotePages;
+  readonly writer: WriteLayer | null;
+  readonly #queue: VersionUpdate[] = [];
+  /** Connections inside a read transaction (lock ≥ SHARED). */
+  readers = 0;
   reads = 0;
-  fetches = 0;
-  fetchedBytes = 0;
-  fetchedPages = 0;
+  updates = 0;
+  /** The time travel target, or null when following the latest. */
+  pinned: string | null = null;
 
-  constructor(
-    readonly index: ReplicaPageIndex,
-    private readonly source: PageSource,
-    cacheSize: number,
-    private readonly readAheadBytes: number,
-  ) {
-    this.cache = new PageCache(cacheSize);
+  constructor(remote: RemotePages, writer: WriteTarget | undefined) {
+    this.remote = remote;
+    this.writer = writer === undefined ? null : new WriteLayer(writer, remote);
   }
 
-  /** Page `pgno` (1 ≤ pgno ≤ commit), from the cache or the store. */
+  /** Queue a version change; it takes effect now if nobody is reading. */
+  enqueue(update: VersionUpdate): void {
+    this.#queue.push(update);
+    if (this.readers === 0) this.applyPending();
+  }
+
+  /** The TXID once every queued update is applied. */
+  get queuedTxid(): bigint {
+    const last = this.#queue[this.#queue.length - 1];
+    if (last === undefined) return this.remote.index.txid;
+    return last.kind === 'reset' ? last.index.txid : last.files[last.files.length - 1].header.maxTXID;
+  }
+
+  applyPending(): void {
+    while (this.#queue.length > 0) {
+      const u = this.#queue.shift()!;
+      if (u.kind === 'reset') this.remote.reset(u.index);
+      else this.remote.apply(u.files);
+      this.updates++;
+    }
+  }
+
+  get pageSize(): number {
+    return this.writer !== null ? this.writer.pageSize() : this.remote.pageSize;
+  }
+
   page(pgno: number): Uint8Array {
-    const hit = this.cache.get(pgno);
-    if (hit !== undefined) return hit;
-    const { index } = this;
-    const loc = index.lookup(pgno);
-    // The lock page and pages never written within the database size read as zeroes.
-    if (loc === undefined) return new Uint8Array(index.pageSize);
-    // Extend the range over the frames of the next pages when they follow in the same file.
-    const pgnos = [pgno];
-    const sizes = [loc.size];
-    let end = loc.offset + loc.size;
-    for (let p = pgno + 1; p <= index.commit; p++) {
-      if (this.cache.has(p)) break;
-      const next = index.lookup(p);
-      if (next === undefined || next.key !== loc.key || next.offset !== end || end + next.size - loc.offset > this.readAheadBytes) break;
-      pgnos.push(p);
-      sizes.push(next.size);
-      end += next.size;
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = this.source.getSync(loc.key, { offset: loc.offset, length: end - loc.offset });
-    } catch (err) {
-      throw new VfsError(SQLITE_IOERR_READ, `read page ${pgno} from ${loc.key}: ${(err as Error).message}`, { cause: err });
-    }
-    this.fetches++;
-    this.fetchedBytes += bytes.length;
-    if (bytes.length !== end - loc.offset) {
-      throw new VfsError(SQLITE_IOERR_READ, `read page ${pgno} from ${loc.key}: asked for ${end - loc.offset} bytes at ${loc.offset}, got ${bytes.length}`);
-    }
-    let result: Uint8Array | undefined;
-    let at = 0;
-    for (let i = 0; i < pgnos.length; i++) {
-      let data: Uint8Array;
-      try {
-        data = decodePageFrame(bytes.subarray(at, at + sizes[i]), index.pageSize, pgnos[i]).data;
-      } catch (err) {
-        throw new VfsError(SQLITE_IOERR_READ, `decode page ${pgnos[i]} of ${loc.key}: ${(err as Error).message}`, { cause: err });
-      }
-      at += sizes[i];
-      if (pgnos[i] === 1) forceRollbackJournal(data);
-      this.fetchedPages++;
-      this.cache.set(pgnos[i], data);
-      if (i === 0) result = data;
-    }
-    return result!;
+    return this.writer !== null ? this.writer.page(pgno) : this.remote.page(pgno);
   }
-}
 
-/**
- * Bytes 18-19 of the header are the file format write/read versions: 2 means WAL.
- * A WAL-mode database would make SQLite look for a -wal and -shm beside a file that
- * has none; 1 (rollback journal) reads the same pages. Litestream's VFS does the same.
- */
-function forceRollbackJournal(page1: Uint8Array): void {
-  if (page1.length >= 20 && page1[18] === 2 && page1[19] === 2) {
-    page1[18] = 1;
-    page1[19] = 1;
+  sizeInPages(): number {
+    return this.writer !== null ? this.writer.size() : this.remote.index.commit;
   }
 }
 
 class ReplicaFile implements VfsFile {
   #lock: FileLock | null;
+  #level = LockLevel.NONE;
 
   constructor(
-    private readonly pages: ReplicaPages,
+    private readonly state: ReplicaState,
     lock: FileLock,
     private readonly url: string,
+    private readonly hooks: PragmaHooks,
   ) {
     this.#lock = lock;
   }
 
   read(buf: Uint8Array, offset: number): ResultCode {
-    const { pages } = this;
-    const { pageSize, commit } = pages.index;
-    pages.reads++;
-    const size = commit * pageSize;
+    const { state } = this;
+    const pageSize = state.pageSize;
+    state.reads++;
+    const size = state.sizeInPages() * pageSize;
     let done = 0;
     while (done < buf.length) {
       const pos = offset + done;
@@ -178,54 +169,137 @@ class ReplicaFile implements VfsFile {
       const pgno = Math.floor(pos / pageSize) + 1;
       const within = pos - (pgno - 1) * pageSize;
       const n = Math.min(pageSize - within, buf.length - done);
-      buf.set(pages.page(pgno).subarray(within, within + n), done);
+      buf.set(state.page(pgno).subarray(within, within + n), done);
       done += n;
     }
     return SQLITE_OK;
   }
 
-  write(): ResultCode {
-    throw new VfsError(SQLITE_READONLY, `${this.url} is opened read-only (writes are not built yet)`);
+  write(buf: Uint8Array, offset: number): ResultCode {
+    this.writer('write').write(buf, offset);
+    return SQLITE_OK;
   }
 
-  truncate(): ResultCode {
-    throw new VfsError(SQLITE_READONLY, `${this.url} is opened read-only`);
+  truncate(size: number): ResultCode {
+    this.writer('truncate').truncate(size);
+    return SQLITE_OK;
   }
 
   sync(): ResultCode {
-    throw new VfsError(SQLITE_READONLY, `${this.url} is opened read-only`);
+    this.state.writer?.commitIfDirty();
+    return SQLITE_OK;
   }
 
   fileSize(): number {
-    return this.pages.index.commit * this.pages.index.pageSize;
+    return this.state.sizeInPages() * this.state.pageSize;
   }
 
   lock(level: LockLevel): ResultCode {
-    return this.fileLock().lock(level);
+    const rc = this.fileLock().lock(level);
+    if (rc === SQLITE_OK && this.#level === LockLevel.NONE && level >= LockLevel.SHARED) {
+      // The start of a read transaction: the moment a queued version may take effect.
+      if (this.state.readers === 0) this.state.applyPending();
+      this.state.readers++;
+    }
+    if (rc === SQLITE_OK && level > this.#level) this.#level = level;
+    return rc;
   }
 
   unlock(level: LockLevel): ResultCode {
-    return this.fileLock().unlock(level);
+    // Leaving a write transaction with pages still held: the commit point when
+    // SQLite never synced (synchronous=OFF).
+    if (level < LockLevel.RESERVED && this.#level >= LockLevel.RESERVED) this.state.writer?.commitIfDirty();
+    const rc = this.fileLock().unlock(level);
+    if (rc === SQLITE_OK) {
+      if (level === LockLevel.NONE && this.#level >= LockLevel.SHARED) this.state.readers--;
+      this.#level = level;
+    }
+    return rc;
   }
 
   checkReservedLock(): boolean {
     return this.fileLock().checkReserved();
   }
 
-  pragma(name: string, value: string | null): string | null | undefined {
-    switch (name.toLowerCase()) {
-      case 'litestream_txid':
-        if (value !== null) throw new VfsError(SQLITE_ERROR, 'litestream_txid is read-only: it reports the TXID this connection reads');
-        return this.pages.index.txid.toString();
+  fileControl(op: number): ResultCode {
+    const w = this.state.writer;
+    if (w === null) return SQLITE_NOTFOUND;
+    switch (op) {
+      case SQLITE_FCNTL_BEGIN_ATOMIC_WRITE:
+        w.beginBatch();
+        return SQLITE_OK;
+      case SQLITE_FCNTL_COMMIT_ATOMIC_WRITE:
+        w.commitBatch();
+        return SQLITE_OK;
+      case SQLITE_FCNTL_ROLLBACK_ATOMIC_WRITE:
+        w.rollbackBatch();
+        return SQLITE_OK;
       default:
-        return undefined;
+        return SQLITE_NOTFOUND;
     }
   }
 
+  deviceCharacteristics(): number {
+    // Batch atomic: SQLite hands a whole transaction over between BEGIN and COMMIT_ATOMIC_WRITE, with no journal.
+    return this.state.writer !== null ? SQLITE_IOCAP_BATCH_ATOMIC | SQLITE_IOCAP_POWERSAFE_OVERWRITE : 0;
+  }
+
+  pragma(name: string, value: string | null): string | null | undefined {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('litestream_')) return undefined;
+    const { state, hooks } = this;
+    switch (lower) {
+      case 'litestream_txid':
+        if (value !== null) throw new VfsError(SQLITE_ERROR, 'litestream_txid is read-only: it reports the TXID this connection reads');
+        return state.remote.index.txid.toString();
+      case 'litestream_time':
+        if (value === null) return state.pinned ?? 'latest';
+        this.timeTravel(value);
+        return state.pinned ?? 'latest';
+      case 'litestream_lag':
+        if (value !== null) throw new VfsError(SQLITE_ERROR, 'litestream_lag is read-only');
+        return String(hooks.lag?.() ?? 0);
+      case 'litestream_write_enabled':
+        if (value !== null) throw new VfsError(SQLITE_ERROR, 'litestream_write_enabled is read-only: set LITESTREAM_WRITE_ENABLED (or the writeEnabled option) when opening');
+        return state.writer !== null ? 'true' : 'false';
+      default: {
+        const answer = hooks.pragma?.(lower, value);
+        if (answer === undefined) throw new VfsError(SQLITE_ERROR, `unknown pragma ${name}: ltxvfs knows litestream_txid, litestream_time, litestream_lag, litestream_write_enabled, litestream_sync, litestream_hydration_progress, litestream_hydration_file`);
+        return answer;
+      }
+    }
+  }
+
+  private timeTravel(value: string): void {
+    const { state, hooks } = this;
+    if (state.writer !== null) {
+      throw new VfsError(SQLITE_ERROR, 'litestream_time is not available in write mode: open a second, read-only connection (open() without writeEnabled) to read the past');
+    }
+    if (hooks.planAt === undefined) throw new VfsError(SQLITE_ERROR, 'litestream_time: time travel needs a replica opened with open()');
+    const target = parseTimeTarget(value, Date.now());
+    let index: PageIndex;
+    try {
+      index = hooks.planAt(target);
+    } catch (err) {
+      throw new VfsError(SQLITE_ERROR, `litestream_time = '${value}': ${(err as Error).message}`, { cause: err });
+    }
+    state.pinned = target === null ? null : new Date(target).toISOString();
+    state.enqueue({ kind: 'reset', index });
+    hooks.onPinned?.(state.pinned, index.txid);
+  }
+
   close(): ResultCode {
+    if (this.#level >= LockLevel.SHARED) this.state.readers--;
+    this.#level = LockLevel.NONE;
     this.#lock?.close();
     this.#lock = null;
     return SQLITE_OK;
+  }
+
+  private writer(what: string): WriteLayer {
+    const w = this.state.writer;
+    if (w === null) throw new VfsError(SQLITE_READONLY, `${this.url} is opened read-only (${what}); open it with writeEnabled (LITESTREAM_WRITE_ENABLED=true) to write`);
+    return w;
   }
 
   private fileLock(): FileLock {
@@ -234,14 +308,37 @@ class ReplicaFile implements VfsFile {
   }
 }
 
+const UNITS: Record<string, number> = { ms: 1, millisecond: 1, s: 1000, sec: 1000, second: 1000, m: 60_000, min: 60_000, minute: 60_000, h: 3_600_000, hour: 3_600_000, d: 86_400_000, day: 86_400_000, w: 604_800_000, week: 604_800_000 };
+
+/**
+ * `'latest'` → null; `'<N> <unit> ago'` (seconds, minutes, hours, days, weeks; `5m ago` too)
+ * and RFC 3339 timestamps → ms since the epoch.
+ */
+export function parseTimeTarget(value: string, now: number): number | null {
+  const v = value.trim();
+  if (v.toLowerCase() === 'latest') return null;
+  const ago = /^(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s+ago$/i.exec(v);
+  if (ago) {
+    const unit = UNITS[ago[2].toLowerCase()];
+    if (unit === undefined) throw new VfsError(SQLITE_ERROR, `litestream_time = '${value}': unknown unit '${ago[2]}' (use seconds, minutes, hours, days or weeks)`);
+    return now - Number(ago[1]) * unit;
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(v)) {
+    const ms = Date.parse(v);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  throw new VfsError(SQLITE_ERROR, `litestream_time = '${value}': expected 'latest', an RFC 3339 time such as '2026-11-24T10:00:00Z', or '<N> <unit> ago' such as '5 minutes ago'`);
+}
+
 export class ReplicaVfs implements Vfs {
   readonly name: string;
   readonly url: string;
-  readonly #pages: ReplicaPages;
+  readonly #state: ReplicaState;
   readonly #source: PageSource;
   readonly #lockTable: LockTable;
   readonly #memory: MemoryVfs;
   readonly #temp: LocalFileVfs;
+  readonly #hooks: PragmaHooks;
 
   constructor(options: ReplicaVfsOptions) {
     const readAhead = options.readAheadBytes ?? READ_AHEAD_BYTES;
@@ -249,7 +346,9 @@ export class ReplicaVfs implements Vfs {
     this.name = options.name;
     this.url = options.url;
     this.#source = options.source;
-    this.#pages = new ReplicaPages(options.index, options.source, options.cacheSize, readAhead);
+    const remote = new RemotePages(options.index, options.source, options.cacheSize, readAhead, options.follow ?? false);
+    this.#state = new ReplicaState(remote, options.writer);
+    this.#hooks = options.hooks ?? {};
     this.#lockTable = options.lockTable ?? processLockTable;
     this.#memory = new MemoryVfs(`${options.name}-memory`);
     this.#temp = new LocalFileVfs({ name: `${options.name}-temp`, lockTable: this.#lockTable });
@@ -258,8 +357,9 @@ export class ReplicaVfs implements Vfs {
   open(path: string | null, flags: number): OpenResult {
     if (path === null) return this.#temp.open(null, flags);
     if (!(flags & SQLITE_OPEN_MAIN_DB)) return this.#memory.open(path, flags);
-    const file = new ReplicaFile(this.#pages, this.#lockTable.acquire(`replica:${this.url}`), this.url);
-    return { file, outFlags: (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY };
+    const file = new ReplicaFile(this.#state, this.#lockTable.acquire(`replica:${this.url}`), this.url, this.#hooks);
+    const outFlags = this.#state.writer !== null ? flags : (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+    return { file, outFlags };
   }
 
   delete(path: string): ResultCode {
@@ -275,10 +375,57 @@ export class ReplicaVfs implements Vfs {
     return path;
   }
 
+  /** The TXID of the replica state the pages come from. */
+  get txid(): bigint {
+    return this.#state.remote.index.txid;
+  }
+
+  /** The header timestamp (ms) of the newest file of the served state. */
+  get timestampMs(): number {
+    return Number(this.#state.remote.index.header.timestamp);
+  }
+
+  /** The time travel target, or null when following the latest. */
+  get pinned(): string | null {
+    return this.#state.pinned;
+  }
+
+  /** The TXID once the queued updates are applied (what a poller continues from). */
+  get queuedTxid(): bigint {
+    return this.#state.queuedTxid;
+  }
+
+  /** Queue a new version (polling); applied between read transactions. */
+  update(update: VersionUpdate): void {
+    this.#state.enqueue(update);
+  }
+
+  /**
+   * Write mode: a file the writer uploaded. Its pages move from the buffer to the
+   * replica's index (and the cache, since we hold them); what readers see does not
+   * change, because the buffer held the same pages until now.
+   */
+  synced(file: ChainFile, pages: ReadonlyMap<number, Uint8Array>): void {
+    const remote = this.#state.remote;
+    remote.index.apply(file.key, file.header, file.entries);
+    for (const pgno of pages.keys()) remote.cache.delete(pgno);
+    remote.warm(pages);
+  }
+
   /** Counters for the demo, the CLI and benchmarks. */
   stats(): ReplicaVfsStats {
-    const p = this.#pages;
-    return { cache: p.cache.stats(), reads: p.reads, fetches: p.fetches, fetchedBytes: p.fetchedBytes, fetchedPages: p.fetchedPages, txid: p.index.txid };
+    const s = this.#state;
+    const r = s.remote;
+    return {
+      cache: r.cache.stats(),
+      reads: s.reads,
+      fetches: r.fetches,
+      fetchedBytes: r.fetchedBytes,
+      fetchedPages: r.fetchedPages,
+      txid: r.index.txid,
+      updates: s.updates,
+      commits: s.writer?.commits ?? 0,
+    };
   }
 
   /** The store's own request counters, when the source keeps them. */
@@ -288,6 +435,6 @@ export class ReplicaVfs implements Vfs {
 
   /** Drop the cached pages (for cold-read measurements). */
   clearCache(): void {
-    this.#pages.cache.clear();
+    this.#state.remote.cache.clear();
   }
 }
