@@ -3,19 +3,24 @@
 // parallel), starts the synchronous store bridge (src/io) meanwhile, and registers
 // a ReplicaVfs under a name of its own; SQLite then reads pages on demand.
 // Read-only, it follows the replica: a Poller applies new transactions between
-// read transactions. Background work stops in `close()`.
+// read transactions. With writeEnabled it is the single writer (./writer.ts):
+// commits go to a durable local buffer and are shipped by the syncer. Background
+// work stops in `close()` (a writer flushes first).
 import { loadConfig, type Config, type OpenOptions } from './config.js';
 import { Database, registerVfs } from './engine/index.js';
+import { SQLITE_ERROR } from './vfs/codes.js';
+import { VfsError } from './vfs/vfs.js';
 import { SyncStore } from './io/index.js';
-import { log } from './log.js';
-import { buildPageIndex, planRestore, type RestorePlan } from './replica/index.js';
+import { log, setLogLevel } from './log.js';
+import { buildPageIndex, isReplicaError, planRestore, type RestorePlan } from './replica/index.js';
 import { replicaStoreOptions } from './replica/open.js';
-import type { PageIndex } from './replica/page-index.js';
+import { PageIndex } from './replica/page-index.js';
 import { Poller, type PollerStats } from './replica/poller.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { openStore } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
 import { ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
+import { Writer, type WriterStatus } from './writer.js';
 
 /** What opening cost: the listing and tail reads done before the first query. */
 export interface OpenStats {
@@ -39,6 +44,7 @@ export class ReplicaDatabase extends Database {
   readonly #store: ObjectStore;
   readonly #background: Background[] = [];
   #poller: Poller | null = null;
+  #writer: Writer | null = null;
   readonly openStats: OpenStats;
   readonly plan: RestorePlan | null;
 
@@ -55,6 +61,31 @@ export class ReplicaDatabase extends Database {
   /** @internal */
   addBackground(b: Background): void {
     this.#background.push(b);
+  }
+
+  /** @internal */
+  setWriter(w: Writer): void {
+    this.#writer = w;
+    this.addBackground(w);
+  }
+
+  /** True when this process is the replica's writer (writeEnabled). */
+  get writeEnabled(): boolean {
+    return this.#writer !== null;
+  }
+
+  /**
+   * Write mode: resolves when everything committed so far is in object storage;
+   * rejects with the second-writer error when fenced, or when syncs keep failing.
+   */
+  async sync(): Promise<void> {
+    if (this.#writer === null) throw new TypeError('sync(): this database is read-only (open it with writeEnabled to write)');
+    await this.#writer.flush();
+  }
+
+  /** Write mode: the syncer's state, its counters and last error, compaction, and what opening recovered. */
+  writerStatus(): WriterStatus | null {
+    return this.#writer?.status() ?? null;
   }
 
   /** @internal */
@@ -112,6 +143,7 @@ export class ReplicaDatabase extends Database {
           log.error({ err }, 'stopping background work at close failed');
         }
       }
+      this.#vfs.dispose();
       await this.#store.close();
       await this.#sync.close();
     })();
@@ -132,9 +164,7 @@ let opened = 0;
 export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> {
   const t0 = performance.now();
   const config = loadConfig(options, process.env);
-  if (config.writeEnabled) {
-    throw new TypeError('writeEnabled (LITESTREAM_WRITE_ENABLED=true): the writable mode is not built yet; open the replica read-only');
-  }
+  setLogLevel(config.logLevel);
   if (config.hydrationPath !== null) {
     throw new TypeError('hydrationPath / hydrationEnabled (LITESTREAM_HYDRATION_*): hydration is not built yet; leave it unset');
   }
@@ -143,10 +173,19 @@ export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> 
   const sync = new SyncStore(config.replicaUrl, { store: storeOptions });
   const store = openStore(config.replicaUrl, storeOptions);
   try {
-    const plan = await planRestore(store);
-    const index = await buildPageIndex(store, plan);
-    const openStats = { ms: 0, planFiles: plan.files.length, store: store.stats() };
-    return follow(config, store, sync, plan, index, openStats, t0);
+    let plan: RestorePlan | null = null;
+    let index: PageIndex;
+    try {
+      plan = await planRestore(store);
+      index = await buildPageIndex(store, plan);
+    } catch (err) {
+      // A writer may start a new database in an empty replica (TXID 1 will be its snapshot).
+      if (!(config.writeEnabled && isReplicaError(err, 'REPLICA_EMPTY'))) throw err;
+      index = PageIndex.empty();
+    }
+    const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: store.stats() };
+    if (config.writeEnabled) return await write(config, store, sync, plan, index, openStats, t0);
+    return follow(config, store, sync, plan!, index, openStats, t0);
   } catch (err) {
     await Promise.allSettled([store.close(), sync.close()]);
     throw err;
@@ -175,3 +214,45 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
   poller.start();
   return db;
 }
+
+async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan | null, index: PageIndex, openStats: OpenStats, t0: number): Promise<ReplicaDatabase> {
+  const writer = await Writer.open(config, store, index);
+  let db: ReplicaDatabase;
+  try {
+    const vfs = new ReplicaVfs({
+      name: `ltxvfs-writer-${++opened}`,
+      url: store.url,
+      index,
+      source: sync,
+      cacheSize: config.cacheSize,
+      writer: writer.target(),
+      hooks: { pragma: (name, value) => writerPragma(writer, name, value) },
+    });
+    registerVfs(vfs);
+    openStats.ms = performance.now() - t0;
+    db = new ReplicaDatabase(vfs, sync, store, plan, openStats, false);
+    writer.start(vfs);
+  } catch (err) {
+    await writer.stop().catch(() => undefined);
+    throw err;
+  }
+  db.setWriter(writer);
+  return db;
+}
+
+/** Write mode's own pragmas. */
+function writerPragma(writer: Writer, name: string, value: string | null): string | null | undefined {
+  switch (name) {
+    case 'litestream_sync': {
+      // SQLite calls us synchronously on the thread whose event loop runs the upload, so
+      // this cannot wait for it: it reports, and `await db.sync()` waits.
+      const u = writer.buffer.unsynced();
+      if (value !== null) throw new VfsError(SQLITE_ERROR, 'litestream_sync takes no value');
+      if (writer.syncer.state === 'fenced') throw new VfsError(SQLITE_ERROR, writer.syncer.lastError?.message ?? 'fenced: a second writer exists');
+      return u.commits === 0 ? 'synced' : `${u.commits} commits (TXIDs ${u.fromTXID}..${u.toTXID}) not yet in object storage; await db.sync() waits for them`;
+    }
+    default:
+      return undefined;
+  }
+}
+

@@ -239,9 +239,8 @@ describe('open() refusals', () => {
     }
   });
 
-  it('says the writable mode and hydration are not built yet', async () => {
+  it('says hydration is not built yet', async () => {
     const replicaUrl = goldenFileReplica();
-    await expect(open({ replicaUrl, writeEnabled: true })).rejects.toThrow(/writable mode is not built yet/);
     await expect(open({ replicaUrl, hydrationPath: '/tmp/x.db' })).rejects.toThrow(/hydration is not built yet/);
   });
 

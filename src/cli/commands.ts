@@ -2,6 +2,7 @@
 // and one file beside it. Groups (like `ltx`) nest the same way.
 
 import type { CommandGroup } from './args.js';
+import { compactCommand } from './compact.js';
 import { demo } from './demo.js';
 import { importCommand } from './import.js';
 import { infoCommand } from './info.js';
@@ -17,6 +18,7 @@ export const root: CommandGroup = {
     import: importCommand,
     restore: restoreCommand,
     info: infoCommand,
+    compact: compactCommand,
     sql: sqlCommand,
     ltx: {
       summary: 'Inspect and check LTX files (the replica format)',

@@ -4,6 +4,7 @@
 // frame plus the frames of the following pages that sit right after it in the
 // same file (read-ahead), all decoded strictly and cached. `apply` moves the
 // pages to a newer TXID; the VFS calls it only between read transactions.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { decodePageFrame, type LtxHeader, type PageIndexEntry } from '../ltx/index.js';
 import type { PageIndex } from '../replica/page-index.js';
 import type { ByteRange } from '../storage/object-store.js';
@@ -37,8 +38,12 @@ export class RemotePages {
   index: PageIndex;
   /** Bumped by every apply/reset: the "file change counter" SQLite sees in page 1. */
   epoch = 1;
-  reads = 0;
   fetches = 0;
+  localReads = 0;
+  /** The hydrated local copy, once switched to: pages not changed since its TXID are read from it. */
+  #local: { fd: number; path: string; txid: bigint } | null = null;
+  /** Pages changed since the local copy's TXID (→ the TXID that changed them): read remotely until it catches up. */
+  readonly #stale = new Map<number, bigint>();
   fetchedBytes = 0;
   fetchedPages = 0;
 
@@ -65,20 +70,68 @@ export class RemotePages {
 
   /** Overlay newer files (in chain order) and forget the cached pages they change. */
   apply(files: readonly ChainFile[]): void {
-    for (const f of files) for (const pgno of this.index.apply(f.key, f.header, f.entries)) this.cache.delete(pgno);
+    for (const f of files) {
+      for (const pgno of this.index.apply(f.key, f.header, f.entries)) {
+        this.cache.delete(pgno);
+        if (this.#local !== null) this.#stale.set(pgno, f.header.maxTXID);
+      }
+    }
     this.cache.delete(1);
     this.epoch++;
   }
 
-  /** Replace the whole index (time travel, or no contiguous path to the new state). */
+  /** Replace the whole index (time travel, or no contiguous path to the new state). The local copy no longer applies. */
   reset(index: PageIndex): void {
     this.index = index;
     this.cache.clear();
+    this.detachLocal();
     this.epoch++;
   }
 
-  /** Page `pgno` (1 ≤ pgno ≤ commit), from the cache or the store. Do not change it. */
+  /** The local copy's TXID, or null when reads are remote. */
+  get localTxid(): bigint | null {
+    return this.#local?.txid ?? null;
+  }
+
+  get localPath(): string | null {
+    return this.#local?.path ?? null;
+  }
+
+  /**
+   * Read from a complete local copy of the database at `txid` from now on. Only at
+   * the index's own TXID (the caller waits until they meet); call between transactions.
+   */
+  attachLocal(path: string, txid: bigint): void {
+    if (txid !== this.index.txid) throw new Error(`attachLocal: the local copy is at TXID ${txid}, reads are at ${this.index.txid}`);
+    this.detachLocal();
+    const fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    if (size < this.index.commit * this.index.pageSize) {
+      closeSync(fd);
+      throw new Error(`attachLocal: ${path} has ${size} bytes, the database at TXID ${txid} has ${this.index.commit} pages of ${this.index.pageSize}`);
+    }
+    this.#local = { fd, path, txid };
+    this.#stale.clear();
+    this.cache.clear(); // local reads need no cache
+  }
+
+  /** The local copy now reflects `txid`: pages changed up to it are local again. */
+  localCaughtUp(txid: bigint): void {
+    if (this.#local === null || txid <= this.#local.txid) return;
+    this.#local.txid = txid;
+    for (const [pgno, t] of this.#stale) if (t <= txid) this.#stale.delete(pgno);
+  }
+
+  detachLocal(): void {
+    if (this.#local === null) return;
+    closeSync(this.#local.fd);
+    this.#local = null;
+    this.#stale.clear();
+  }
+
+  /** Page `pgno` (1 ≤ pgno ≤ commit), from the local copy, the cache or the store. Do not change it. */
   page(pgno: number): Uint8Array {
+    if (this.#local !== null && !this.#stale.has(pgno)) return this.localPage(pgno);
     const hit = this.cache.get(pgno);
     if (hit !== undefined) return hit;
     const { index } = this;
@@ -124,6 +177,16 @@ export class RemotePages {
       if (i === 0) result = data;
     }
     return result!;
+  }
+
+  private localPage(pgno: number): Uint8Array {
+    const { pageSize } = this.index;
+    const out = new Uint8Array(pageSize);
+    const n = readSync(this.#local!.fd, out, 0, pageSize, (pgno - 1) * pageSize);
+    if (n !== pageSize) throw new VfsError(SQLITE_IOERR_READ, `read page ${pgno} of the hydrated copy ${this.#local!.path}: got ${n} of ${pageSize} bytes`);
+    this.localReads++;
+    if (pgno === 1) this.patchPage1(out);
+    return out;
   }
 
   /** Put pages we already hold (the writer's own upload) into the cache. */

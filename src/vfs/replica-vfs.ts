@@ -38,7 +38,12 @@ import { WriteLayer, type WriteTarget } from './write-layer.js';
 export { READ_AHEAD_BYTES, type PageSource, type ChainFile } from './remote-pages.js';
 
 /** A version change, applied between read transactions. */
-export type VersionUpdate = { kind: 'files'; files: ChainFile[] } | { kind: 'reset'; index: PageIndex };
+export type VersionUpdate =
+  | { kind: 'files'; files: ChainFile[] }
+  | { kind: 'reset'; index: PageIndex }
+  // Hydration: switch reads to a complete local copy at the served TXID / it caught up to `txid`.
+  | { kind: 'local'; path: string; txid: bigint; onSwitched?: (ok: boolean) => void }
+  | { kind: 'local-txid'; txid: bigint };
 
 /** `PRAGMA litestream_*` that need more than the VFS knows: time travel, lag, sync. */
 export interface PragmaHooks {
@@ -87,6 +92,10 @@ export interface ReplicaVfsStats {
   updates: number;
   /** Commits made through this VFS (write mode). */
   commits: number;
+  /** Pages read from the hydrated local copy. */
+  localReads: number;
+  /** The hydrated local copy reads come from, or null. */
+  localPath: string | null;
 }
 
 /** What the files of one VFS share: the pages, the write layer, the version queue. */
@@ -114,16 +123,35 @@ class ReplicaState {
 
   /** The TXID once every queued update is applied. */
   get queuedTxid(): bigint {
-    const last = this.#queue[this.#queue.length - 1];
-    if (last === undefined) return this.remote.index.txid;
-    return last.kind === 'reset' ? last.index.txid : last.files[last.files.length - 1].header.maxTXID;
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      const u = this.#queue[i];
+      if (u.kind === 'reset') return u.index.txid;
+      if (u.kind === 'files') return u.files[u.files.length - 1].header.maxTXID;
+    }
+    return this.remote.index.txid;
   }
 
   applyPending(): void {
     while (this.#queue.length > 0) {
       const u = this.#queue.shift()!;
-      if (u.kind === 'reset') this.remote.reset(u.index);
-      else this.remote.apply(u.files);
+      switch (u.kind) {
+        case 'reset':
+          this.remote.reset(u.index);
+          break;
+        case 'files':
+          this.remote.apply(u.files);
+          break;
+        case 'local': {
+          // The copy may have fallen behind (or ahead) while queued: then the switch waits for another try.
+          const ok = u.txid === this.remote.index.txid && this.pinned === null;
+          if (ok) this.remote.attachLocal(u.path, u.txid);
+          u.onSwitched?.(ok);
+          break;
+        }
+        case 'local-txid':
+          this.remote.localCaughtUp(u.txid);
+          break;
+      }
       this.updates++;
     }
   }
@@ -390,6 +418,11 @@ export class ReplicaVfs implements Vfs {
     return this.#state.pinned;
   }
 
+  /** The TXID of the hydrated local copy reads use, or null while they are remote. */
+  get localTxid(): bigint | null {
+    return this.#state.remote.localTxid;
+  }
+
   /** The TXID once the queued updates are applied (what a poller continues from). */
   get queuedTxid(): bigint {
     return this.#state.queuedTxid;
@@ -425,6 +458,8 @@ export class ReplicaVfs implements Vfs {
       txid: r.index.txid,
       updates: s.updates,
       commits: s.writer?.commits ?? 0,
+      localReads: r.localReads,
+      localPath: r.localPath,
     };
   }
 
@@ -435,6 +470,12 @@ export class ReplicaVfs implements Vfs {
 
   /** Drop the cached pages (for cold-read measurements). */
   clearCache(): void {
+    this.#state.remote.cache.clear();
+  }
+
+  /** After the last connection closed: release the local copy's descriptor and the cache. */
+  dispose(): void {
+    this.#state.remote.detachLocal();
     this.#state.remote.cache.clear();
   }
 }

@@ -1,0 +1,53 @@
+// What the next compaction of a level merges, and whether a level is due. Pure
+// functions over a listing, so a pass can plan on its own in-memory view (files it
+// has just written included) and dry runs plan exactly as real runs do.
+//
+// Litestream v0.5's rule (compactor.go): the next file at level N starts right after
+// the newest level-N file's maxTXID and merges the level N-1 files from there. We
+// take only the contiguous run of such files, so a level never gets a file that
+// overlaps or skips its source.
+import type { LtxFileInfo } from '../replica/index.js';
+
+export const COMPACTION_LEVELS = [1, 2, 3] as const;
+
+const byMin = (a: LtxFileInfo, b: LtxFileInfo) => (a.minTXID < b.minTXID ? -1 : a.minTXID > b.minTXID ? 1 : 0);
+
+/** The file of `level` that reaches furthest, or undefined for an empty level. */
+export function newestAt(files: readonly LtxFileInfo[], level: number): LtxFileInfo | undefined {
+  let best: LtxFileInfo | undefined;
+  for (const f of files) if (f.level === level && (!best || f.maxTXID > best.maxTXID)) best = f;
+  return best;
+}
+
+export interface NextInputs {
+  inputs: LtxFileInfo[];
+  /** Set when the run does not start right after the level's newest file (its source lost files). */
+  gap?: string;
+}
+
+/** The level-1 files (in TXID order) the next file at `level` merges; empty when there is nothing new. */
+export function nextInputs(files: readonly LtxFileInfo[], level: number): NextInputs {
+  const after = newestAt(files, level)?.maxTXID ?? 0n;
+  const source = files.filter((f) => f.level === level - 1 && f.minTXID > after).sort(byMin);
+  if (source.length === 0) return { inputs: [] };
+  const run = [source[0]];
+  for (const f of source.slice(1)) {
+    if (f.minTXID !== run[run.length - 1].maxTXID + 1n) break;
+    run.push(f);
+  }
+  const gap =
+    after > 0n && run[0].minTXID !== after + 1n
+      ? `L${level} ends at TXID ${after} but the next L${level - 1} file starts at TXID ${run[0].minTXID}; L${level} continues from there`
+      : undefined;
+  return { inputs: run, gap };
+}
+
+/**
+ * Litestream aligns compactions to the interval (`now.Truncate(interval)`): a level is
+ * due once per window, when its newest file was written before the current window began.
+ * That keeps a scheduler that ticks every interval from skipping a beat on jitter.
+ */
+export function isDue(lastWrittenMs: number | undefined, intervalMs: number, now: number): boolean {
+  if (lastWrittenMs === undefined) return true;
+  return lastWrittenMs < Math.floor(now / intervalMs) * intervalMs;
+}

@@ -1,0 +1,154 @@
+// The single writer (LITESTREAM_WRITE_ENABLED=true): the durable write buffer
+// (src/sync) behind the VFS's write layer, the syncer that ships each interval's
+// commits as one L0 file, and the compaction scheduler (src/compact). Built before
+// the VFS (the buffer is reconciled with the replica first), attached to it after.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { CompactionScheduler, type SchedulerStats } from './compact/index.js';
+import type { Config } from './config.js';
+import { decodeLtx, type LtxHeader, type PageIndexEntry } from './ltx/index.js';
+import { log } from './log.js';
+import type { PageIndex } from './replica/page-index.js';
+import type { ObjectStore } from './storage/object-store.js';
+import { BufferFullError, reconcileBuffer, SecondWriterError, Syncer, WriteBuffer, type ReconcileResult, type SyncerStats, type SyncState } from './sync/index.js';
+import { SQLITE_FULL, SQLITE_IOERR_FSYNC, SQLITE_READONLY } from './vfs/codes.js';
+import type { ReplicaVfs } from './vfs/replica-vfs.js';
+import { VfsError } from './vfs/vfs.js';
+import type { WriteTarget } from './vfs/write-layer.js';
+
+// Unsynced commits allowed in the buffer before commits fail (back-pressure): at
+// 1 s syncs this is minutes of heavy writing through an outage, and a bounded disk cost.
+export const BUFFER_MAX_BYTES = 1024 * 1024 * 1024;
+
+export interface WriterStatus {
+  state: SyncState;
+  lastError: string | null;
+  sync: SyncerStats;
+  compaction: SchedulerStats;
+  /** What opening found in the buffer (a crash's commits uploaded, or set aside). */
+  recovery: ReconcileResult;
+  bufferDir: string;
+}
+
+/** The buffer directory of one replica: one per URL under LITESTREAM_BUFFER_PATH. */
+export function bufferDirFor(bufferPath: string, replicaUrl: string): string {
+  return path.join(bufferPath, createHash('sha256').update(replicaUrl).digest('hex').slice(0, 16));
+}
+
+export class Writer {
+  readonly buffer: WriteBuffer;
+  readonly syncer: Syncer;
+  readonly compactor: CompactionScheduler;
+  readonly recovery: ReconcileResult;
+  #vfs: ReplicaVfs | null = null;
+
+  private constructor(buffer: WriteBuffer, syncer: Syncer, compactor: CompactionScheduler, recovery: ReconcileResult) {
+    this.buffer = buffer;
+    this.syncer = syncer;
+    this.compactor = compactor;
+    this.recovery = recovery;
+  }
+
+  /** Open the buffer for this replica and reconcile it with the remote (after a crash: upload or set aside). */
+  static async open(config: Config, store: ObjectStore, index: PageIndex): Promise<Writer> {
+    const dir = bufferDirFor(config.bufferPath, config.replicaUrl);
+    const buffer = WriteBuffer.open(dir, { replicaUrl: config.replicaUrl, pageSize: index.pageSize, maxBytes: BUFFER_MAX_BYTES, log });
+    let recovery: ReconcileResult;
+    try {
+      recovery = await reconcileBuffer(store, buffer, log);
+    } catch (err) {
+      buffer.close();
+      throw err;
+    }
+    if (recovery.base.txid !== index.txid) {
+      buffer.close();
+      throw new Error(`write mode: the replica moved from TXID ${index.txid} to ${recovery.base.txid} while opening; is another process writing to ${config.replicaUrl}?`);
+    }
+    if (recovery.status === 'set-aside') {
+      log.warn({ dir: recovery.setAsideDir, reason: recovery.message }, 'unsynced commits from an earlier run could not be applied to the replica (it moved on); they were kept aside, not uploaded');
+    } else if (recovery.status === 'pending') {
+      log.info({ dir, commits: buffer.unsynced().commits }, 'uploading commits left unsynced by an earlier run');
+    }
+    let writer: Writer | null = null;
+    const syncer = new Syncer({
+      store,
+      buffer,
+      intervalMs: config.syncInterval,
+      log,
+      onSynced: (f) => writer?.synced(f.key, f.encoded),
+    });
+    const compactor = new CompactionScheduler(store, { log, latestTXID: () => buffer.base?.txid ?? null });
+    writer = new Writer(buffer, syncer, compactor, recovery);
+    return writer;
+  }
+
+  /** What the VFS writes through. */
+  target(): WriteTarget {
+    const { buffer, syncer } = this;
+    return {
+      page: (pgno) => buffer.page(pgno),
+      get commitSize() {
+        return buffer.commitSize;
+      },
+      checkWritable: () => {
+        if (syncer.state === 'fenced') throw toVfsError(syncer.lastError ?? new Error('a second writer took over this replica'));
+      },
+      commit: (pages, commit) => {
+        try {
+          buffer.append({ pages, commit, checksum: null });
+        } catch (err) {
+          throw toVfsError(err);
+        }
+      },
+    };
+  }
+
+  /** Start syncing and compacting; uploads go to `vfs`'s index as they land. */
+  start(vfs: ReplicaVfs): void {
+    this.#vfs = vfs;
+    this.syncer.start();
+    this.compactor.start();
+  }
+
+  /** Everything committed so far is in object storage when this resolves. */
+  flush(): Promise<void> {
+    return this.syncer.flush();
+  }
+
+  status(): WriterStatus {
+    return {
+      state: this.syncer.state,
+      lastError: this.syncer.lastError?.message ?? null,
+      sync: this.syncer.stats(),
+      compaction: this.compactor.stats(),
+      recovery: this.recovery,
+      bufferDir: this.buffer.dir,
+    };
+  }
+
+  /** Flush (unless fenced), then stop compaction and close the buffer. */
+  async stop(): Promise<void> {
+    try {
+      await this.syncer.stop({ flush: this.syncer.state !== 'fenced' });
+    } finally {
+      await this.compactor.stop();
+      this.buffer.close();
+    }
+  }
+
+  private synced(key: string, encoded: { bytes: Uint8Array; header: LtxHeader; index: PageIndexEntry[] }): void {
+    const vfs = this.#vfs;
+    if (vfs === null) return;
+    // We hold the pages we just uploaded: cache them instead of fetching them back.
+    const pages = new Map<number, Uint8Array>();
+    for (const p of decodeLtx(encoded.bytes).pages) pages.set(p.pgno, p.data);
+    vfs.synced({ key, header: encoded.header, entries: encoded.index }, pages);
+  }
+}
+
+function toVfsError(err: unknown): VfsError {
+  if (err instanceof VfsError) return err;
+  if (err instanceof SecondWriterError) return new VfsError(SQLITE_READONLY, err.message, { cause: err });
+  if (err instanceof BufferFullError) return new VfsError(SQLITE_FULL, err.message, { cause: err });
+  return new VfsError(SQLITE_IOERR_FSYNC, `write buffer: ${(err as Error).message}`, { cause: err });
+}
