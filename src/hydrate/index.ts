@@ -1,0 +1,8 @@
+// Public surface of the hydrator: a verified local copy of a replica, built with
+// parallel range GETs, resumable after a crash, reused and brought forward later.
+export { hydrate, hydrationTempPaths, HYDRATE_CHUNK_BYTES, HYDRATE_CONCURRENCY, type HydrateOptions } from './hydrator.js';
+export { applyLtxFiles, type ApplyOptions } from './apply.js';
+export { readSidecar, sidecarPath, type Sidecar, type SidecarIdentity } from './sidecar.js';
+export { continueChain, type Continuation } from './continue-chain.js';
+export { HydrationError, isHydrationError, type HydrationErrorCode } from './errors.js';
+export type { HydratedFile, HydrationProgress, HydrationStats } from './types.js';

@@ -1,0 +1,117 @@
+// The durable record of a hydration in progress, beside its temp file: JSON lines,
+// appended only after the pages they describe are fsynced into the temp file. A
+// chunk record names the file by key, size and file checksum (the trailer's), so
+// it is content-addressed: after a restart, or a re-plan when files were compacted
+// away, any chunk of a file still in the plan is reused if its record is here. The
+// plan's TXID is recorded too: a replica that went backwards (replaced) voids them all.
+// A last line cut short by a crash is ignored.
+import { existsSync, readFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+
+export interface ChunkRecord {
+  key: string;
+  size: number;
+  fileChecksum: bigint;
+  start: number;
+  end: number;
+  crc: bigint;
+  hashed: number;
+}
+
+type Line =
+  | { v: 1; url: string }
+  | { plan: string; keys: string[] }
+  | { c: [string, number, string, number, number, string, number] }
+  | { drop: string }
+  | { final: unknown };
+
+export function recordId(r: Pick<ChunkRecord, 'key' | 'size' | 'fileChecksum' | 'start' | 'end'>): string {
+  return `${r.key}|${r.size}|${r.fileChecksum.toString(16)}|${r.start}|${r.end}`;
+}
+
+export interface JournalState {
+  records: Map<string, ChunkRecord>;
+  /** Highest plan TXID the temp file was built for. */
+  planTXID: bigint;
+  /** Keys of the last plan recorded, in order (a restart prefers to continue it). */
+  planKeys: string[];
+  /** The sidecar of a finished hydration whose rename may not have happened. */
+  final: unknown;
+}
+
+/** Read a journal; null when missing, unreadable, or for another replica URL. */
+export function readJournal(path: string, url: string): JournalState | null {
+  if (!existsSync(path)) return null;
+  let lines: string[];
+  try {
+    lines = readFileSync(path, 'utf8').split('\n');
+  } catch {
+    return null;
+  }
+  const state: JournalState = { records: new Map(), planTXID: 0n, planKeys: [], final: undefined };
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] === '') continue;
+    let line: Line;
+    try {
+      line = JSON.parse(lines[i]) as Line;
+    } catch {
+      if (i >= lines.length - 2) break; // torn last line
+      return null;
+    }
+    if (i === 0) {
+      if (!('v' in line) || line.v !== 1 || line.url !== url) return null;
+    } else if ('plan' in line) {
+      const t = BigInt(line.plan);
+      if (t > state.planTXID) state.planTXID = t;
+      state.planKeys = line.keys;
+    } else if ('c' in line) {
+      const [key, size, fc, start, end, crc, hashed] = line.c;
+      const r: ChunkRecord = { key, size, fileChecksum: BigInt(`0x${fc}`), start, end, crc: BigInt(`0x${crc}`), hashed };
+      state.records.set(recordId(r), r);
+    } else if ('drop' in line) {
+      for (const [id, r] of state.records) if (r.key === line.drop) state.records.delete(id);
+    } else if ('final' in line) {
+      state.final = line.final;
+    }
+  }
+  return state;
+}
+
+/** Appends lines durably (write + fdatasync per batch). */
+export class JournalWriter {
+  private constructor(private readonly fh: FileHandle) {}
+
+  /** Start a new journal (replacing any) or continue an existing one. */
+  static async open(path: string, url: string, fresh: boolean): Promise<JournalWriter> {
+    const fh = await open(path, fresh ? 'w' : 'a');
+    const w = new JournalWriter(fh);
+    if (fresh) await w.append([{ v: 1, url }]);
+    return w;
+  }
+
+  async append(lines: Line[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.fh.appendFile(lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    await this.fh.datasync();
+  }
+
+  plan(txid: bigint, keys: string[]): Line {
+    return { plan: txid.toString(), keys };
+  }
+
+  chunk(r: ChunkRecord): Line {
+    return { c: [r.key, r.size, r.fileChecksum.toString(16), r.start, r.end, r.crc.toString(16), r.hashed] };
+  }
+
+  drop(key: string): Line {
+    return { drop: key };
+  }
+
+  final(sidecar: unknown): Line {
+    return { final: sidecar };
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}

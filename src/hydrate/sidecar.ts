@@ -1,0 +1,110 @@
+// The sidecar `<db>.ltxvfs.json`: what a hydrated file reflects, written atomically
+// (temp, fsync, rename, fsync dir) after the file itself is durable. Fields:
+// - url: the replica it came from;
+// - txid, pageSize, commit, checksum (the database checksum at txid when the chain
+//   carries checksums; Litestream's files do not, then null);
+// - identity: key, size and file checksum of the LTX file whose maxTXID is txid, the
+//   replica's own fingerprint of that state (see identity.ts for how it is checked);
+// - applyingTo: set while newer files are being written into the file; a crash then
+//   leaves pages of (txid, applyingTo] mixed in, which applying files reaching at
+//   least applyingTo repairs (each rewrites every page changed in its range).
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface SidecarIdentity {
+  key: string;
+  size: number;
+  fileChecksum: bigint;
+}
+
+export interface Sidecar {
+  url: string;
+  txid: bigint;
+  pageSize: number;
+  commit: number;
+  checksum: bigint | null;
+  identity: SidecarIdentity;
+  /** Non-null while (or if a crash interrupted) applying files up to this TXID. */
+  applyingTo: bigint | null;
+  updatedAt: string;
+}
+
+const FORMAT = 'ltxvfs-hydration/1';
+
+export function sidecarPath(dbPath: string): string {
+  return `${dbPath}.ltxvfs.json`;
+}
+
+const hex = (v: bigint) => v.toString(16).padStart(16, '0');
+
+/** What the sidecar of `dbPath` says, or null (missing, unreadable, or for another replica URL when `url` is given). */
+export function readSidecar(dbPath: string, url?: string): Sidecar | null {
+  const p = sidecarPath(dbPath);
+  if (!existsSync(p)) return null;
+  try {
+    const j = JSON.parse(readFileSync(p, 'utf8')) as Record<string, any>;
+    if (j.format !== FORMAT) return null;
+    const s: Sidecar = {
+      url: String(j.url),
+      txid: BigInt(j.txid),
+      pageSize: Number(j.pageSize),
+      commit: Number(j.commit),
+      checksum: j.checksum === null ? null : BigInt(`0x${j.checksum}`),
+      identity: { key: String(j.identity.key), size: Number(j.identity.size), fileChecksum: BigInt(`0x${j.identity.fileChecksum}`) },
+      applyingTo: j.applyingTo == null ? null : BigInt(j.applyingTo),
+      updatedAt: String(j.updatedAt),
+    };
+    if (!Number.isInteger(s.pageSize) || !Number.isInteger(s.commit) || s.txid < 1n) return null;
+    if (url !== undefined && s.url !== url) return null;
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+export function sidecarJson(s: Omit<Sidecar, 'updatedAt'>): Record<string, unknown> {
+  return {
+    format: FORMAT,
+    url: s.url,
+    txid: s.txid.toString(),
+    pageSize: s.pageSize,
+    commit: s.commit,
+    checksum: s.checksum === null ? null : hex(s.checksum),
+    identity: { key: s.identity.key, size: s.identity.size, fileChecksum: hex(s.identity.fileChecksum) },
+    applyingTo: s.applyingTo === null ? null : s.applyingTo.toString(),
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+/** Write the sidecar atomically and durably. */
+export function writeSidecar(dbPath: string, s: Omit<Sidecar, 'updatedAt'> | Record<string, unknown>): void {
+  const p = sidecarPath(dbPath);
+  const tmp = `${p}.tmp`;
+  const json = 'format' in s ? s : sidecarJson(s as Omit<Sidecar, 'updatedAt'>);
+  writeFileSync(tmp, JSON.stringify(json, null, 2) + '\n');
+  const fd = openSync(tmp, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, p);
+  syncDir(dirname(p));
+}
+
+export function removeSidecar(dbPath: string): void {
+  rmSync(sidecarPath(dbPath), { force: true });
+  syncDir(dirname(dbPath));
+}
+
+export function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on directories; the rename itself is done.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
