@@ -21,6 +21,7 @@ import { openStore } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
 import { ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
 import { Writer, type WriterStatus } from './writer.js';
+import { Hydration, type HydrationEvent, type HydrationStatus } from './hydration.js';
 
 /** What opening cost: the listing and tail reads done before the first query. */
 export interface OpenStats {
@@ -45,6 +46,7 @@ export class ReplicaDatabase extends Database {
   readonly #background: Background[] = [];
   #poller: Poller | null = null;
   #writer: Writer | null = null;
+  #hydration: Hydration | null = null;
   readonly openStats: OpenStats;
   readonly plan: RestorePlan | null;
 
@@ -58,6 +60,11 @@ export class ReplicaDatabase extends Database {
     this.openStats = openStats;
   }
 
+  /** @internal The VFS serving this database. */
+  get vfs(): ReplicaVfs {
+    return this.#vfs;
+  }
+
   /** @internal */
   addBackground(b: Background): void {
     this.#background.push(b);
@@ -67,6 +74,23 @@ export class ReplicaDatabase extends Database {
   setWriter(w: Writer): void {
     this.#writer = w;
     this.addBackground(w);
+  }
+
+  /** @internal */
+  setHydration(h: Hydration): void {
+    this.#hydration = h;
+    this.addBackground(h);
+  }
+
+  /** Hydration (hydrationPath): state, percent, the local copy's TXID, the last error; null when off. */
+  hydrationStatus(): HydrationStatus | null {
+    return this.#hydration?.status() ?? null;
+  }
+
+  /** Resolves when reads have switched to the hydrated local copy. Throws when hydration is off. */
+  async hydrated(): Promise<void> {
+    if (this.#hydration === null) throw new TypeError('hydrated(): hydration is off (set hydrationPath or LITESTREAM_HYDRATION_PATH)');
+    await this.#hydration.switched();
   }
 
   /** True when this process is the replica's writer (writeEnabled). */
@@ -157,17 +181,20 @@ export class ReplicaDatabase extends Database {
 
 let opened = 0;
 
+/** `open()`'s options: the configuration (every LITESTREAM_* variable) plus callbacks. */
+export interface OpenDatabaseOptions extends OpenOptions {
+  /** Hydration progress, the switch to local reads, and errors (each retried). */
+  onHydration?: (event: HydrationEvent) => void;
+}
+
 /**
  * Open the replica at `options.replicaUrl` (or LITESTREAM_REPLICA_URL).
  * Options win over the LITESTREAM_* and AWS_* environment variables.
  */
-export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> {
+export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDatabase> {
   const t0 = performance.now();
   const config = loadConfig(options, process.env);
   setLogLevel(config.logLevel);
-  if (config.hydrationPath !== null) {
-    throw new TypeError('hydrationPath / hydrationEnabled (LITESTREAM_HYDRATION_*): hydration is not built yet; leave it unset');
-  }
   const storeOptions = replicaStoreOptions(config.replicaUrl, config.s3);
   // The bridge's worker starts now, so that its start-up overlaps the listing.
   const sync = new SyncStore(config.replicaUrl, { store: storeOptions });
@@ -184,8 +211,9 @@ export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> 
       index = PageIndex.empty();
     }
     const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: store.stats() };
-    if (config.writeEnabled) return await write(config, store, sync, plan, index, openStats, t0);
-    return follow(config, store, sync, plan!, index, openStats, t0);
+    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0) : follow(config, store, sync, plan!, index, openStats, t0);
+    if (config.hydrationPath !== null) startHydration(db, config, store, options.onHydration);
+    return db;
   } catch (err) {
     await Promise.allSettled([store.close(), sync.close()]);
     throw err;
@@ -194,7 +222,8 @@ export async function open(options: OpenOptions = {}): Promise<ReplicaDatabase> 
 
 function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number): ReplicaDatabase {
   let poller: Poller | null = null;
-  const vfs = new ReplicaVfs({
+  let db: ReplicaDatabase | undefined; // the hooks run after it is set
+  const vfs: ReplicaVfs = new ReplicaVfs({
     name: `ltxvfs-replica-${++opened}`,
     url: store.url,
     index,
@@ -204,20 +233,21 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
     hooks: {
       planAt: (timestampMs) => sync.planSync(timestampMs === null ? {} : { timestampMs }).index,
       lag: () => poller?.lagSeconds() ?? 0,
+      pragma: (name, value) => hydrationPragma(db, config, name, value),
     },
   });
   registerVfs(vfs);
   openStats.ms = performance.now() - t0;
-  const db = new ReplicaDatabase(vfs, sync, store, plan, openStats, true); // open() closes the stores if this throws
+  const database: ReplicaDatabase = (db = new ReplicaDatabase(vfs, sync, store, plan, openStats, true)); // open() closes the stores if this throws
   poller = new Poller(store, vfs, config.pollInterval, index.pageSize);
-  db.setPoller(poller);
+  database.setPoller(poller);
   poller.start();
-  return db;
+  return database;
 }
 
 async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan | null, index: PageIndex, openStats: OpenStats, t0: number): Promise<ReplicaDatabase> {
   const writer = await Writer.open(config, store, index);
-  let db: ReplicaDatabase;
+  let db!: ReplicaDatabase;
   try {
     const vfs = new ReplicaVfs({
       name: `ltxvfs-writer-${++opened}`,
@@ -226,7 +256,7 @@ async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: 
       source: sync,
       cacheSize: config.cacheSize,
       writer: writer.target(),
-      hooks: { pragma: (name, value) => writerPragma(writer, name, value) },
+      hooks: { pragma: (name, value) => writerPragma(writer, name, value) ?? hydrationPragma(db, config, name, value) },
     });
     registerVfs(vfs);
     openStats.ms = performance.now() - t0;
@@ -254,5 +284,27 @@ function writerPragma(writer: Writer, name: string, value: string | null): strin
     default:
       return undefined;
   }
+}
+
+function startHydration(db: ReplicaDatabase, config: Config, store: ObjectStore, onEvent: ((e: HydrationEvent) => void) | undefined): void {
+  const h = new Hydration({
+    store,
+    vfs: db.vfs,
+    path: config.hydrationPath!,
+    followMs: db.writeEnabled ? config.syncInterval : config.pollInterval,
+    poll: db.writeEnabled ? undefined : () => db.refresh(),
+    onEvent,
+  });
+  db.setHydration(h);
+  h.start();
+}
+
+/** `litestream_hydration_progress` (0-100) and `litestream_hydration_file` (the local copy's path). */
+function hydrationPragma(db: ReplicaDatabase | undefined, config: Config, name: string, value: string | null): string | null | undefined {
+  if (name !== 'litestream_hydration_progress' && name !== 'litestream_hydration_file') return undefined;
+  if (value !== null) throw new VfsError(SQLITE_ERROR, `${name} is read-only`);
+  const status = db?.hydrationStatus() ?? null;
+  if (name === 'litestream_hydration_file') return config.hydrationPath;
+  return status === null ? null : String(Math.floor(status.percent));
 }
 

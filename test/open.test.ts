@@ -239,11 +239,6 @@ describe('open() refusals', () => {
     }
   });
 
-  it('says hydration is not built yet', async () => {
-    const replicaUrl = goldenFileReplica();
-    await expect(open({ replicaUrl, hydrationPath: '/tmp/x.db' })).rejects.toThrow(/hydration is not built yet/);
-  });
-
   it('fails at once with REPLICA_EMPTY on an empty replica (file:// and S3)', async () => {
     const dir = tempDir('open-empty');
     for (const attempt of [open({ replicaUrl: fileUrl(dir) }), open({ replicaUrl: testReplicaUrl(uniquePrefix('open-empty')), s3: s3Creds() })]) {

@@ -80,6 +80,18 @@ export class RemotePages {
     this.epoch++;
   }
 
+  /**
+   * The writer's own upload: overlay it at once (what readers see does not change:
+   * the buffer held these pages until now) and cache the pages we already hold.
+   */
+  applySynced(file: ChainFile, pages: ReadonlyMap<number, Uint8Array>): void {
+    for (const pgno of this.index.apply(file.key, file.header, file.entries)) {
+      this.cache.delete(pgno);
+      if (this.#local !== null) this.#stale.set(pgno, file.header.maxTXID);
+    }
+    this.warm(pages);
+  }
+
   /** Replace the whole index (time travel, or no contiguous path to the new state). The local copy no longer applies. */
   reset(index: PageIndex): void {
     this.index = index;

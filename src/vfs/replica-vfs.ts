@@ -439,10 +439,7 @@ export class ReplicaVfs implements Vfs {
    * change, because the buffer held the same pages until now.
    */
   synced(file: ChainFile, pages: ReadonlyMap<number, Uint8Array>): void {
-    const remote = this.#state.remote;
-    remote.index.apply(file.key, file.header, file.entries);
-    for (const pgno of pages.keys()) remote.cache.delete(pgno);
-    remote.warm(pages);
+    this.#state.remote.applySynced(file, pages);
   }
 
   /** Counters for the demo, the CLI and benchmarks. */
