@@ -53,7 +53,7 @@ describe('open() on the golden snapshot', () => {
     const db = await open({ replicaUrl: goldenFileReplica() });
     try {
       checkGolden(db);
-      expect(db.plan.files.map((f) => f.key)).toEqual(['ltx/9/0000000000000001-0000000000000001.ltx']);
+      expect(db.plan!.files.map((f) => f.key)).toEqual(['ltx/9/0000000000000001-0000000000000001.ltx']);
     } finally {
       await db.close();
     }
@@ -89,7 +89,7 @@ describe('open() on the golden snapshot', () => {
     const db = await open({ replicaUrl: store.url });
     try {
       expect(Object.values(db.get('PRAGMA litestream_txid')!)).toEqual(['2']);
-      expect(db.plan.files).toHaveLength(2);
+      expect(db.plan!.files).toHaveLength(2);
       expect(db.get('SELECT count(*) AS n, sum(v = ?) AS changed FROM t', ['changed'])).toEqual({ n: 501, changed: 71 });
       expect(db.get('SELECT v FROM t WHERE id = 501')).toEqual({ v: 'new' });
       expect(db.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
