@@ -62,5 +62,13 @@ export {
   openReplicaStore,
 } from './replica/index.js';
 
-// Opening a replica through the VFS (read-only for now).
-export { open, ReplicaDatabase, type OpenStats } from './open.js';
+// Opening a replica through the VFS: read-only (following the replica), as its single
+// writer (writeEnabled), with hydration (hydrationPath).
+export { open, ReplicaDatabase, type OpenDatabaseOptions, type OpenStats } from './open.js';
+export type { HydrationEvent, HydrationStatus, HydrationState } from './hydration.js';
+export type { WriterStatus } from './writer.js';
+export { SecondWriterError, BufferFullError } from './sync/index.js';
+export { HydrationError, isHydrationError, type HydrationErrorCode, type HydrationProgress } from './hydrate/index.js';
+export { compactOnce, DEFAULT_POLICY, type CompactionPolicy, type CompactionReport } from './compact/index.js';
+export { ReplicaFollower, type FollowUpdate } from './replica/index.js';
+export type { PollerStats } from './replica/poller.js';
