@@ -47,6 +47,8 @@ describe.each(targets)('the writer on %s', (_kind, make) => {
     try {
       expect(db.writeEnabled).toBe(true);
       expect(one(db, 'PRAGMA litestream_write_enabled')).toBe('true');
+      expect(() => db.exec('PRAGMA journal_mode = WAL')).toThrow(/journal_mode=WAL is not supported/);
+      expect(() => db.get("PRAGMA litestream_time = '1 minute ago'")).toThrow(/not available in write mode/);
       db.exec('CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER)');
       db.exec('BEGIN');
       for (let i = 1; i <= 500; i++) db.run('INSERT INTO items(name, n) VALUES (?, ?)', [`item-${i}-${'x'.repeat(100)}`, i]);

@@ -274,6 +274,11 @@ class ReplicaFile implements VfsFile {
 
   pragma(name: string, value: string | null): string | null | undefined {
     const lower = name.toLowerCase();
+    if (lower === 'journal_mode' && value !== null && value.trim().toLowerCase() === 'wal') {
+      // The WAL would live in memory beside a file we ship at commit points: commits in
+      // it would be neither durable nor synced until a checkpoint. Refuse it plainly.
+      throw new VfsError(SQLITE_ERROR, 'journal_mode=WAL is not supported on an ltxvfs replica: commits are made durable in the write buffer and shipped as LTX files; keep the default rollback journal (DELETE)');
+    }
     if (!lower.startsWith('litestream_')) return undefined;
     const { state, hooks } = this;
     switch (lower) {
