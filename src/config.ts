@@ -2,6 +2,7 @@
 // This is the only module that reads process.env (STYLE.md): everything below
 // it takes explicit values. Options win over the environment; a bad value
 // throws a TypeError naming the variable (or option) and what it accepts.
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -95,7 +96,7 @@ export function loadConfig(options: OpenOptions = {}, env: Env = process.env): C
       hydrationPathRaw !== undefined
         ? path.resolve(parsePath(hydrationPathRaw, 'LITESTREAM_HYDRATION_PATH')!)
         : hydrationEnabled
-          ? path.join(tmp, 'hydrated.db')
+          ? path.join(tmp, `hydrated-${createHash('sha256').update(replicaUrl).digest('hex').slice(0, 16)}.db`) // one per replica
           : null,
     pollInterval: parseDuration(pick(options.pollInterval, 'LITESTREAM_POLL_INTERVAL'), 'LITESTREAM_POLL_INTERVAL', DEFAULTS.pollInterval),
     cacheSize: parseSize(pick(options.cacheSize, 'LITESTREAM_CACHE_SIZE'), 'LITESTREAM_CACHE_SIZE', DEFAULTS.cacheSize),

@@ -55,7 +55,7 @@ describe('config', () => {
 
   it('turns hydration on with LITESTREAM_HYDRATION_ENABLED alone, to a default path', () => {
     const c = loadConfig({}, { ...URL_ENV, LITESTREAM_HYDRATION_ENABLED: 'true' });
-    expect(c.hydrationPath).toMatch(/hydrated\.db$/);
+    expect(c.hydrationPath).toMatch(/hydrated-[0-9a-f]{16}\.db$/); // one per replica URL
   });
 
   it('names the variable and what it accepts on bad values', () => {
