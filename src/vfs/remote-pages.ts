@@ -33,8 +33,20 @@ export interface ChainFile {
   entries: readonly PageIndexEntry[];
 }
 
+/** A frame that came with a read-ahead, kept as fetched and decoded on first use. */
+class RawFrame {
+  constructor(
+    readonly key: string,
+    readonly frame: Uint8Array,
+  ) {}
+
+  get length(): number {
+    return this.frame.length;
+  }
+}
+
 export class RemotePages {
-  readonly cache: PageCache;
+  readonly cache: PageCache<Uint8Array | RawFrame>;
   index: PageIndex;
   /** Bumped by every apply/reset: the "file change counter" SQLite sees in page 1. */
   epoch = 1;
@@ -145,7 +157,7 @@ export class RemotePages {
   page(pgno: number): Uint8Array {
     if (this.#local !== null && !this.#stale.has(pgno)) return this.localPage(pgno);
     const hit = this.cache.get(pgno);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) return hit instanceof RawFrame ? this.decodeAndCache(pgno, hit.key, hit.frame) : hit;
     const { index } = this;
     const loc = index.lookup(pgno);
     // The lock page and pages never written within the database size read as zeroes.
@@ -173,22 +185,29 @@ export class RemotePages {
     if (bytes.length !== end - loc.offset) {
       throw new VfsError(SQLITE_IOERR_READ, `read page ${pgno} from ${loc.key}: asked for ${end - loc.offset} bytes at ${loc.offset}, got ${bytes.length}`);
     }
-    let result: Uint8Array | undefined;
-    let at = 0;
-    for (let i = 0; i < pgnos.length; i++) {
-      let data: Uint8Array;
-      try {
-        data = decodePageFrame(bytes.subarray(at, at + sizes[i]), index.pageSize, pgnos[i]).data;
-      } catch (err) {
-        throw new VfsError(SQLITE_IOERR_READ, `decode page ${pgnos[i]} of ${loc.key}: ${(err as Error).message}`, { cause: err });
-      }
-      at += sizes[i];
-      if (pgnos[i] === 1) this.patchPage1(data);
+    // Only the page asked for is decoded now: a point lookup needs one page of the
+    // read-ahead, and decoding the rest (LZ4, up to 256 KiB) would delay its answer.
+    const result = this.decodeAndCache(pgno, loc.key, bytes.subarray(0, sizes[0]));
+    this.fetchedPages++;
+    let at = sizes[0];
+    for (let i = 1; i < pgnos.length; i++) {
+      this.cache.set(pgnos[i], new RawFrame(loc.key, bytes.slice(at, at + sizes[i])));
       this.fetchedPages++;
-      this.cache.set(pgnos[i], data);
-      if (i === 0) result = data;
+      at += sizes[i];
     }
-    return result!;
+    return result;
+  }
+
+  private decodeAndCache(pgno: number, key: string, frame: Uint8Array): Uint8Array {
+    let data: Uint8Array;
+    try {
+      data = decodePageFrame(frame, this.index.pageSize, pgno).data;
+    } catch (err) {
+      throw new VfsError(SQLITE_IOERR_READ, `decode page ${pgno} of ${key}: ${(err as Error).message}`, { cause: err });
+    }
+    if (pgno === 1) this.patchPage1(data);
+    this.cache.set(pgno, data);
+    return data;
   }
 
   private localPage(pgno: number): Uint8Array {

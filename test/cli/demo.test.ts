@@ -1,32 +1,76 @@
-// The README's first command: it must run the whole interim main job and say so.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+// The README's first command: it must run the main job (make, import, open through the
+// VFS, query) and report the first row with the requests it took.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, ensureBuilt } from '../support/cli.js';
 
 beforeAll(() => ensureBuilt(), 120_000);
 
+const dirs: string[] = [];
+afterAll(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+function workDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ltxvfs-demo-test-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const SNAPSHOT = 'ltx/9/0000000000000001-0000000000000001.ltx';
+
 describe('ltxvfs demo', () => {
-  it('makes, ships and reads back a sample database on a file:// replica', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'ltxvfs-demo-test-'));
+  it('makes a database, imports it into a file:// replica and queries it through open() (--json)', () => {
+    const dir = workDir();
     const r = cli(['demo', '--rows', '3000', '--dir', dir, '--json']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    const result = JSON.parse(r.out.slice(0, r.out.lastIndexOf('}') + 1));
-    expect(result.ok).toBe(true);
-    expect(result.rows).toBe(3000);
-    expect(result.database.pageSize).toBe(4096);
-    expect(result.database.bytes).toBe(result.database.pages * 4096);
-    // list + tail + frame: the cold read costs three requests.
-    expect(result.coldRead.requests).toBe(3);
-    const ltx = path.join(dir, 'replica/ltx/9/0000000000000001-0000000000000001.ltx');
-    expect(existsSync(ltx)).toBe(true);
+    const result = JSON.parse(r.out);
+    expect(result).toMatchObject({ ok: true, dir, kept: true, replicaUrl: `file://${dir}/replica` });
+    expect(result.make).toMatchObject({ rows: 3000, pageSize: 4096, path: path.join(dir, 'sample.db') });
+    expect(result.make.bytes).toBe(result.make.pages * 4096);
+    expect(result.import.key).toBe(SNAPSHOT);
+    // Row 1500 of 3000, found through the index on name.
+    expect(result.query.row).toEqual({ id: 1500, name: 'item-001500', price: (1500 * 7919) % 10_000 });
+    expect(result.query.open.planFiles).toBe(1);
+    // Opening lists the levels and reads the page index; the query reads pages on demand.
+    expect(result.query.open.detail).toMatch(/^\d+ requests \(5 list, \d+ get\)$/);
+    expect(result.query.firstQuery.requests).toBeGreaterThanOrEqual(1);
+    expect(result.query.firstQuery.bytes).toBeGreaterThan(0);
+    expect(result.query.requests).toBe(result.query.open.requests + result.query.firstQuery.requests);
+    expect(result.query.firstRowMs).toBeGreaterThanOrEqual(result.query.open.ms);
+
+    // The replica is in Litestream's file layout, and its snapshot passes the strict verifier.
+    const ltx = path.join(dir, 'replica', SNAPSHOT);
     expect(readFileSync(ltx).subarray(0, 4).toString('latin1')).toBe('LTX1');
-    // The shipped file passes the strict verifier too.
     const v = cli(['ltx', 'verify', ltx]);
     expect(v.code).toBe(0);
-    expect(v.out).toContain(`ok  ${ltx}  txid 1-1  ${result.database.pages} pages`);
+    expect(v.out).toContain(`ok  ${ltx}  txid 1-1  ${result.make.pages} pages`);
+  });
+
+  it('prints the steps, the first row and its requests, and starts over in the same --dir', () => {
+    const dir = workDir();
+    for (let i = 0; i < 2; i++) {
+      const r = cli(['demo', '--rows', '2000', '--dir', dir]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const lines = r.out.trimEnd().split('\n');
+      expect(lines[0]).toBe(`ltxvfs demo: a SQLite database served from a file:// replica, in ${dir}`);
+      expect(lines[1]).toMatch(/^1\. made .*sample\.db: 2000 rows, \d+ pages of 4096 bytes/);
+      expect(lines[2]).toContain(`2. imported it into file://${dir}/replica as a snapshot, ${SNAPSHOT}`);
+      expect(lines[3]).toBe('3. opened it through the VFS with open() and looked up "item-001000" by its index:');
+      expect(lines[4]).toMatch(/^ {2}first row in \d+\.\d ms: \{"id":1000,"name":"item-001000","price":\d+\}$/);
+      expect(lines[5]).toMatch(/^ {2}open \d+\.\d ms: \d+ requests \(5 list, \d+ get\), /);
+      expect(lines[6]).toMatch(/^ {2}query \d+\.\d ms: \d+ requests? \(\d+ get\), /);
+      expect(lines.at(-1)).toBe('ok');
+    }
+  });
+
+  it('removes its temp directory unless --keep', () => {
+    const r = cli(['demo', '--rows', '500', '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.out);
+    expect(result.kept).toBe(false);
+    expect(existsSync(result.dir)).toBe(false);
   });
 
   it('rejects a bad --rows with a usage error', () => {
