@@ -1,7 +1,7 @@
-// `open()`: a replica in object storage as a SQLite database. Lists the replica,
-// plans the restore, builds the page index from the plan's files' tails (in
-// parallel), starts the synchronous store bridge (src/io) meanwhile, and registers
-// a ReplicaVfs under a name of its own; SQLite then reads pages on demand.
+// `open()`: a replica in object storage as a SQLite database. Starts the
+// synchronous store bridge (src/io), lists the replica, plans the restore, builds
+// the page index from the plan's files' tails (in parallel), and registers a
+// ReplicaVfs under a name of its own; SQLite then reads pages on demand.
 // Read-only, it follows the replica: a Poller applies new transactions between
 // read transactions. With writeEnabled it is the single writer (./writer.ts):
 // commits go to a durable local buffer and are shipped by the syncer. Background
@@ -202,15 +202,21 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
   try {
     let plan: RestorePlan | null = null;
     let index: PageIndex;
-    try {
-      plan = await planRestore(store);
-      index = await buildPageIndex(store, plan);
-    } catch (err) {
-      // A writer may start a new database in an empty replica (TXID 1 will be its snapshot).
-      if (!(config.writeEnabled && isReplicaError(err, 'REPLICA_EMPTY'))) throw err;
-      index = PageIndex.empty();
+    if (!config.writeEnabled) {
+      // Read-only: the worker lists and reads the tails, so the SDK loads once, there,
+      // and the main thread's store (the poller's) stays unloaded until its first poll.
+      ({ plan, index } = sync.planSync({}));
+    } else {
+      try {
+        plan = await planRestore(store);
+        index = await buildPageIndex(store, plan);
+      } catch (err) {
+        // A writer may start a new database in an empty replica (TXID 1 will be its snapshot).
+        if (!isReplicaError(err, 'REPLICA_EMPTY')) throw err;
+        index = PageIndex.empty();
+      }
     }
-    const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: store.stats() };
+    const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: config.writeEnabled ? store.stats() : sync.storeStats() };
     const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0) : follow(config, store, sync, plan!, index, openStats, t0);
     if (config.hydrationPath !== null) startHydration(db, config, store, options.onHydration);
     return db;

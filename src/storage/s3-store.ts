@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import PQueue from 'p-queue';
 import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions } from './object-store.js';
 import { DEFAULT_RETRY_POLICY, TransientError, httpStatusOf, isThrottling, withRetry, type RetryPolicy } from './retry.js';
@@ -15,8 +15,8 @@ import { StatsCounter, type StoreStats } from './stats.js';
 import { StoreError, type StoreOp } from './store-error.js';
 
 // The SDK takes ~250 ms to load (measured here), more than everything else the
-// package imports together, so it is loaded at the first S3 store, not at import:
-// engine-only and file:// users never pay for it. Its CommonJS build loads
+// package imports together, so it is loaded at a store's first request, not at
+// import: engine-only and file:// users never pay for it. Its CommonJS build loads
 // synchronously, which keeps openStore() synchronous.
 type S3Sdk = typeof import('@aws-sdk/client-s3');
 let sdk: S3Sdk | undefined;
@@ -60,8 +60,10 @@ export class S3Store implements ObjectStore {
   private readonly bucket: string;
   private readonly root: string;
   private readonly endpoint: string;
-  private readonly sdk: S3Sdk = loadSdk();
-  private readonly client: S3Client;
+  // The SDK and the client are made at the first request, not here: a store that is
+  // opened early but used later (a poller's) keeps the SDK's load off the start-up path.
+  private readonly clientConfig: S3ClientConfig;
+  private made: { sdk: S3Sdk; client: S3Client } | null = null;
   private readonly agents: http.Agent[];
   private readonly queue: PQueue;
   private readonly counters = new StatsCounter();
@@ -84,7 +86,7 @@ export class S3Store implements ObjectStore {
     const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
     this.agents = [httpAgent, httpsAgent];
     this.queue = new PQueue({ concurrency });
-    this.client = new this.sdk.S3Client({
+    this.clientConfig = {
       endpoint: options.endpoint,
       region: options.region ?? 'us-east-1',
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
@@ -95,7 +97,23 @@ export class S3Store implements ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: { httpAgent, httpsAgent },
-    });
+    };
+  }
+
+  private get sdk(): S3Sdk {
+    return this.make().sdk;
+  }
+
+  private get client(): S3Client {
+    return this.make().client;
+  }
+
+  private make(): { sdk: S3Sdk; client: S3Client } {
+    if (this.made === null) {
+      const sdk = loadSdk();
+      this.made = { sdk, client: new sdk.S3Client(this.clientConfig) };
+    }
+    return this.made;
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
@@ -238,7 +256,7 @@ export class S3Store implements ObjectStore {
     if (this.closed) return;
     this.closed = true;
     await this.queue.onIdle();
-    this.client.destroy();
+    this.made?.client.destroy();
     for (const agent of this.agents) agent.destroy();
   }
 
