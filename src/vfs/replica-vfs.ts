@@ -187,6 +187,7 @@ class ReplicaFile implements VfsFile {
     const pageSize = state.pageSize;
     state.reads++;
     const size = state.sizeInPages() * pageSize;
+    if (state.writer === null && offset + buf.length <= size && state.remote.readLocal(buf, offset)) return SQLITE_OK;
     let done = 0;
     while (done < buf.length) {
       const pos = offset + done;
