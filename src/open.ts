@@ -262,7 +262,7 @@ async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: 
       source: sync,
       cacheSize: config.cacheSize,
       writer: writer.target(),
-      hooks: { pragma: (name, value) => writerPragma(writer, name, value) ?? hydrationPragma(db, config, name, value) },
+      hooks: { pragma: (name, value) => writerPragma(writer, sync, name, value) ?? hydrationPragma(db, config, name, value) },
     });
     registerVfs(vfs);
     openStats.ms = performance.now() - t0;
@@ -277,15 +277,17 @@ async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: 
 }
 
 /** Write mode's own pragmas. */
-function writerPragma(writer: Writer, name: string, value: string | null): string | null | undefined {
+function writerPragma(writer: Writer, sync: SyncStore, name: string, value: string | null): string | null | undefined {
   switch (name) {
     case 'litestream_sync': {
-      // SQLite calls us synchronously on the thread whose event loop runs the upload, so
-      // this cannot wait for it: it reports, and `await db.sync()` waits.
-      const u = writer.buffer.unsynced();
       if (value !== null) throw new VfsError(SQLITE_ERROR, 'litestream_sync takes no value');
-      if (writer.syncer.state === 'fenced') throw new VfsError(SQLITE_ERROR, writer.syncer.lastError?.message ?? 'fenced: a second writer exists');
-      return u.commits === 0 ? 'synced' : `${u.commits} commits (TXIDs ${u.fromTXID}..${u.toTXID}) not yet in object storage; await db.sync() waits for them`;
+      try {
+        // Blocks until everything committed so far is in object storage: the upload runs
+        // through the I/O worker, since this thread's event loop is stopped meanwhile.
+        return String(writer.flushSync(sync));
+      } catch (err) {
+        throw new VfsError(SQLITE_ERROR, (err as Error).message, { cause: err });
+      }
     }
     default:
       return undefined;

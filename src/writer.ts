@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { CompactionScheduler, type SchedulerStats } from './compact/index.js';
 import type { Config } from './config.js';
+import type { SyncStore } from './io/sync-store.js';
 import { decodeLtx, type LtxHeader, type PageIndexEntry } from './ltx/index.js';
 import { log } from './log.js';
 import type { PageIndex } from './replica/page-index.js';
@@ -28,6 +29,8 @@ export interface WriterStatus {
   /** What opening found in the buffer (a crash's commits uploaded, or set aside). */
   recovery: ReconcileResult;
   bufferDir: string;
+  /** The newest commit's TXID, and the newest one in object storage; those between are kept in the buffer. */
+  txid: { committed: bigint; synced: bigint };
 }
 
 /** The buffer directory of one replica: one per URL under LITESTREAM_BUFFER_PATH. */
@@ -115,6 +118,15 @@ export class Writer {
     return this.syncer.flush();
   }
 
+  /**
+   * Synchronously (through the I/O worker `sync`): everything committed so far is in
+   * object storage when this returns; returns the TXID now durable. For PRAGMA
+   * litestream_sync, which SQLite runs on this thread, where nothing can be awaited.
+   */
+  flushSync(sync: SyncStore): bigint {
+    return this.syncer.flushSync(sync);
+  }
+
   status(): WriterStatus {
     return {
       state: this.syncer.state,
@@ -123,6 +135,7 @@ export class Writer {
       compaction: this.compactor.stats(),
       recovery: this.recovery,
       bufferDir: this.buffer.dir,
+      txid: { committed: this.buffer.lastTXID, synced: this.buffer.base?.txid ?? 0n },
     };
   }
 

@@ -22,6 +22,10 @@ import type { WorkerData } from './worker.js';
 // 500 ms slices: a dead or hung worker is noticed within half a second of its limit;
 // waking twice a second costs nothing.
 const SLICE_MS = 500;
+// A worker gets at least this long to start (load its modules) before it counts as
+// hung, whatever hangMs says: a short hangMs is for a stuck event loop, and a start
+// on a loaded 2-core machine (tsx in development) can take seconds.
+const START_MS = 10_000;
 // Closing waits this long for the worker to finish requests in flight and exit.
 const CLOSE_WAIT_MS = 5_000;
 
@@ -100,7 +104,7 @@ export class Bridge {
       if (beat !== h.beat) {
         h.beat = beat;
         h.beatAt = now;
-      } else if (now - h.beatAt > this.options.hangMs) {
+      } else if (now - h.beatAt > (state === STARTING ? Math.max(this.options.hangMs, START_MS) : this.options.hangMs)) {
         const how = state === STARTING ? 'did not start' : 'stopped its heartbeat';
         throw this.fail(h, 'IO_WORKER_HUNG', `io worker ${how} for ${Math.round(now - h.beatAt)} ms during ${what} (request ${seq})`, started);
       }
@@ -205,7 +209,7 @@ export class Bridge {
   }
 }
 
-/** For messages: `get "key"` (`+ 3 more`), `head "key"`, `list "prefix"`, `test sleep`. */
+/** For messages: `get "key"` (`+ 3 more`), `head "key"`, `list "prefix"`, `put "key"`, `test sleep`. */
 function describe(request: Request): string {
   switch (request.op) {
     case 'get':
@@ -216,6 +220,10 @@ function describe(request: Request): string {
       return `list ${JSON.stringify(request.prefix)}`;
     case 'plan':
       return `plan ${request.target.timestampMs === undefined ? `txid ${request.target.txid ?? 'latest'}` : new Date(request.target.timestampMs).toISOString()}`;
+    case 'put':
+      return `put${request.ifAbsent ? ' (if absent)' : ''} ${JSON.stringify(request.key)}`;
+    case 'delete':
+      return `delete ${JSON.stringify(request.keys[0])}${request.keys.length > 1 ? ` + ${request.keys.length - 1} more` : ''}`;
     case 'test':
       return `test ${request.action.kind}`;
   }

@@ -46,6 +46,8 @@ export type Request =
   | { op: 'head'; key: string }
   | { op: 'list'; prefix: string; options?: ListOptions }
   | { op: 'plan'; target: PlanTarget }
+  | { op: 'put'; key: string; bytes: Uint8Array; ifAbsent: boolean; metadata?: Record<string, string> }
+  | { op: 'delete'; keys: string[] }
   | { op: 'test'; action: TestAction };
 
 /** A restore target for the `plan` op (time travel): a TXID or a time in ms; neither = latest. */

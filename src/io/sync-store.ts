@@ -1,4 +1,5 @@
-// Synchronous reads from an ObjectStore, for the VFS (SQLite calls it synchronously).
+// Synchronous calls to an ObjectStore, for the VFS (SQLite calls it synchronously):
+// reads, and the puts and deletes of the writer's synchronous flush (PRAGMA litestream_sync).
 // The store lives in a worker thread that opens its own with `openStore(url, store)`,
 // so every option must be plain data (credentials included: config.ts reads the
 // environment, nothing here does). Store failures arrive as the same `StoreError`
@@ -108,6 +109,17 @@ export class SyncStore {
   planSync(target: PlanTarget, options?: CallOptions): { plan: RestorePlan; index: PageIndex } {
     const value = this.value(this.bridge.call({ op: 'plan', target }, 1, options?.timeoutMs)) as { plan: RestorePlan; index: PageIndexData };
     return { plan: value.plan, index: PageIndex.fromData(value.index) };
+  }
+
+  /** Create `key` (replace it unless `ifAbsent`: then StoreError `PRECONDITION_FAILED` when it exists). */
+  putSync(key: string, bytes: Uint8Array, options: { ifAbsent?: boolean; metadata?: Record<string, string> } = {}): void {
+    this.value(this.bridge.call({ op: 'put', key, bytes, ifAbsent: options.ifAbsent ?? false, metadata: options.metadata }));
+  }
+
+  /** Delete these keys; missing keys are not an error. */
+  deleteManySync(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    this.value(this.bridge.call({ op: 'delete', keys: [...keys] }));
   }
 
   /** The worker's store counters, summed over replaced workers; no round trip. */

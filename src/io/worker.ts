@@ -90,6 +90,16 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
       const index = await buildPageIndex(store, plan);
       return { plan, index: index.toData() };
     }
+    case 'put': {
+      // The writer's synchronous flush (PRAGMA litestream_sync): same semantics as the async store.
+      const options = req.metadata === undefined ? undefined : { metadata: req.metadata };
+      if (req.ifAbsent) await store.putIfAbsent(req.key, req.bytes, options);
+      else await store.put(req.key, req.bytes, options);
+      return null;
+    }
+    case 'delete':
+      await store.deleteMany(req.keys);
+      return null;
     case 'test':
       if (!data.testHooks) throw new TypeError('test hooks are off in this worker');
       return test(req.action, req.seq);

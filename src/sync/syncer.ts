@@ -3,21 +3,32 @@
 // Only after the store confirms does the buffer drop those commits. The batch is
 // taken and encoded synchronously, so appends go on while the PUT is in flight.
 //
+// One upload is a sequence of store steps (put, read a tail, list, delete, wait),
+// written once as a generator (`uploadSteps`) and driven either asynchronously (the
+// timer) or synchronously through the I/O worker (`flushSync`, for PRAGMA
+// litestream_sync, which runs inside SQLite on this thread and cannot await). Both
+// work on the same pending batch; an async upload whose batch the sync path finished
+// meanwhile notices at its next step and stops.
+//
 // Fencing: a conditional put that finds the key taken by a different file means a
 // second writer: state 'fenced' at once, the buffer refuses appends, commits stay.
 // If-None-Match guards one key only, and two writers with different batches write
 // different keys (5-6 vs 5-7), so after each put the syncer lists L0 past its base
-// (and every level on the first sync and after a quiet spell): any file but ours
-// that reaches past our base is a rival; we then delete our file (nothing was built
-// on it) and stop. Two writers racing that way may both stop: safe, nothing is lost.
+// (and every level on the first sync and after a quiet spell). Rivals that start at
+// our minTXID and end later (a higher key) lose to us, if their writer saw us: it
+// then deletes its file, and we wait up to RIVAL_WAIT_MS for that. A rival that does
+// not go away (its writer listed before our file landed and thinks it won), a lower
+// key, or anything else past our base: we lost; we delete our file (unless someone
+// built on it) and stop. So in a race exactly one writer goes on; nothing is lost.
 //
 // A failed upload is retried with the same bytes until it lands, so a PUT whose
 // response was lost is recognised (same key, same file checksum) instead of
 // leaving overlapping files behind.
 import type { Logger } from 'pino';
-import { formatTXID, hex64, type EncodedLtx } from '../ltx/index.js';
+import type { SyncStore } from '../io/sync-store.js';
+import { formatTXID, hex64, parseLtxFilename, type EncodedLtx } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
-import { formatLitestreamTimestamp, layoutFor, listLevel, listReplica } from '../replica/index.js';
+import { LEVELS, formatLitestreamTimestamp, layoutFor, listLevel, listReplica, type LtxFileInfo } from '../replica/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
 import { encodeBatch } from './batch-ltx.js';
@@ -85,6 +96,23 @@ interface Waiter {
 
 const BLOCKED_RETRY_MS = 10; // a write transaction is open: look again soon
 const LAG_SAMPLES = 1000;
+// A rival writer that saw our lower key deletes its file right after its listing:
+// tens of ms, seconds with store retries. One that does not within this time thinks it won.
+const RIVAL_WAIT_MS = 3_000;
+const RIVAL_POLL_MS = 100;
+
+/** One store step of an upload; the driver runs it and feeds the result back. */
+type Step =
+  | { kind: 'put'; key: string; bytes: Uint8Array; metadata?: Record<string, string> }
+  | { kind: 'tail'; key: string } // the last 8 bytes: the file checksum
+  | { kind: 'list'; full: boolean; afterTXID: bigint } // L0 files with minTXID > afterTXID, or every level
+  | { kind: 'delete'; key: string }
+  | { kind: 'sleep'; ms: number };
+
+/** Thrown inside a driver when the batch it works on was finished (or dropped) by the other path. */
+class Superseded extends Error {}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 export class Syncer {
   private readonly store: ObjectStore;
@@ -199,6 +227,7 @@ export class Syncer {
       this.schedule(BLOCKED_RETRY_MS);
       return;
     }
+    const started = Date.now();
     this.running = this.syncOnce()
       .then((did) => {
         // Cleared here, not in a finally: a flush() arriving between this handler and a
@@ -208,9 +237,11 @@ export class Syncer {
         if (this.st !== 'fenced') this.st = 'idle';
         this.err = null;
         this.buffer.setSyncError(null);
-        // Someone waits for TXIDs past what just landed: go again now; else one PUT per interval.
+        // Someone waits for TXIDs past what just landed: go again now; else one PUT per
+        // interval, counted start to start, so that the upload's own time does not add
+        // to the next commit's wait (sync lag ≤ interval + one upload).
         const base = this.buffer.base?.txid ?? 0n;
-        this.schedule(did && this.waiters.some((w) => w.target > base) ? 0 : this.intervalMs);
+        this.schedule(did && this.waiters.some((w) => w.target > base) ? 0 : Math.max(0, this.intervalMs - (Date.now() - started)));
       })
       .catch((err: Error) => {
         this.running = null;
@@ -228,34 +259,169 @@ export class Syncer {
       });
   }
 
+  /**
+   * Synchronously, through the I/O worker: upload everything committed so far (the
+   * pending batch again, same bytes, then newer ones) and return the TXID now durable.
+   * For `PRAGMA litestream_sync`, which runs on this thread inside SQLite. Throws the
+   * second-writer error when fenced, or an error naming what is kept when syncs keep
+   * failing past the flush deadline.
+   */
+  flushSync(sync: SyncStore): bigint {
+    if (this.fencedError) throw this.fencedError;
+    if (this.stopped) throw new Error(`syncer for ${this.store.url} is stopped; unsynced commits stay in the write buffer ${this.buffer.dir}`);
+    const target = this.buffer.lastTXID;
+    const started = Date.now();
+    let failures = 0;
+    while ((this.buffer.base?.txid ?? 0n) < target) {
+      try {
+        this.driveSync(sync, this.prepare()!);
+        failures = 0;
+      } catch (err) {
+        if (err instanceof SecondWriterError) throw err;
+        failures++;
+        this.counts.failures++;
+        const waited = Date.now() - started;
+        if (waited >= this.flushDeadlineMs) {
+          const u = this.buffer.unsynced();
+          throw new Error(
+            `litestream_sync: TXID ${target} is not in object storage ${this.store.url} after ${Math.round(waited / 1000)} s of failing uploads ` +
+              `(${u.commits} commits, ${u.bytes} bytes kept in the write buffer ${this.buffer.dir}; syncs go on): ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(failures - 1, 20), this.flushDeadlineMs - waited);
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'synchronous flush: upload failed; retrying');
+        Atomics.wait(sleepCell, 0, 0, Math.max(1, delay));
+      }
+    }
+    this.resolveWaiters();
+    return this.buffer.base?.txid ?? 0n;
+  }
+
   /** One upload (the pending one, or a new batch). Resolves false when there was nothing to do. */
   private async syncOnce(): Promise<boolean> {
-    if (!this.pending) {
-      const batch = this.buffer.batch();
-      if (!batch) {
-        this.resolveWaiters();
-        return false;
-      }
-      const encoded = encodeBatch(batch, this.buffer.pageSize);
-      const key = this.layout.fileKey(0, batch.minTXID, batch.maxTXID);
-      const commitTimes = this.buffer
-        .commits()
-        .filter((c) => c.txid <= batch.maxTXID)
-        .map((c) => c.timestampMs);
-      const post = encoded.header.flags === 0 ? encoded.postApplyChecksum : null;
-      this.pending = { key, encoded, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, post, timestampMs: batch.timestampMs, commitTimes };
-      this.buffer.recordUpload({ key, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, postApplyChecksum: post, fileChecksum: encoded.fileChecksum });
+    const p = this.prepare();
+    if (!p) {
+      this.resolveWaiters();
+      return false;
     }
-    const p = this.pending;
     if (this.failStreak === 0) this.st = 'syncing'; // while retrying after failures it stays 'failing'
+    try {
+      await this.driveAsync(p);
+    } catch (err) {
+      if (err instanceof Superseded) return true; // flushSync finished this batch meanwhile
+      throw err;
+    }
+    return true;
+  }
+
+  /** The pending upload, or a new one from the buffer's unsynced commits (recorded durably first); null when nothing is unsynced. */
+  private prepare(): Pending | null {
+    if (this.pending) return this.pending;
+    const batch = this.buffer.batch();
+    if (!batch) return null;
+    const encoded = encodeBatch(batch, this.buffer.pageSize);
+    const key = this.layout.fileKey(0, batch.minTXID, batch.maxTXID);
+    const commitTimes = this.buffer
+      .commits()
+      .filter((c) => c.txid <= batch.maxTXID)
+      .map((c) => c.timestampMs);
+    const post = encoded.header.flags === 0 ? encoded.postApplyChecksum : null;
+    this.pending = { key, encoded, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, post, timestampMs: batch.timestampMs, commitTimes };
+    this.buffer.recordUpload({ key, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, postApplyChecksum: post, fileChecksum: encoded.fileChecksum });
+    return this.pending;
+  }
+
+  private async driveAsync(p: Pending): Promise<void> {
+    const steps = this.uploadSteps(p);
+    let next = steps.next();
+    while (!next.done) {
+      let result: unknown;
+      let failed = false;
+      try {
+        result = await this.runAsync(next.value);
+      } catch (err) {
+        failed = true;
+        result = err;
+      }
+      if (this.pending !== p) throw new Superseded();
+      next = failed ? steps.throw(result) : steps.next(result);
+    }
+  }
+
+  private driveSync(sync: SyncStore, p: Pending): void {
+    const steps = this.uploadSteps(p);
+    let next = steps.next();
+    while (!next.done) {
+      let result: unknown;
+      let failed = false;
+      try {
+        result = this.runSync(sync, next.value);
+      } catch (err) {
+        failed = true;
+        result = err;
+      }
+      next = failed ? steps.throw(result) : steps.next(result);
+    }
+  }
+
+  private async runAsync(step: Step): Promise<unknown> {
+    switch (step.kind) {
+      case 'put':
+        return this.store.putIfAbsent(step.key, step.bytes, { metadata: step.metadata });
+      case 'tail':
+        return this.store.get(step.key, { range: { suffix: 8 } });
+      case 'list':
+        return step.full ? listReplica(this.store) : listLevel(this.store, 0, { afterTXID: step.afterTXID });
+      case 'delete':
+        return this.store.deleteMany([step.key]);
+      case 'sleep':
+        return new Promise((ok) => setTimeout(ok, step.ms));
+    }
+  }
+
+  private runSync(sync: SyncStore, step: Step): unknown {
+    switch (step.kind) {
+      case 'put':
+        return sync.putSync(step.key, step.bytes, { ifAbsent: true, metadata: step.metadata });
+      case 'tail':
+        return sync.getSync(step.key, { suffix: 8 });
+      case 'list':
+        return step.full ? LEVELS.flatMap((level) => this.listLevelSync(sync, level)) : this.listLevelSync(sync, 0, step.afterTXID);
+      case 'delete':
+        return sync.deleteManySync([step.key]);
+      case 'sleep':
+        return Atomics.wait(sleepCell, 0, 0, step.ms);
+    }
+  }
+
+  /** listLevel through the I/O worker. */
+  private listLevelSync(sync: SyncStore, level: number, afterTXID?: bigint): LtxFileInfo[] {
+    const prefix = this.layout.levelPrefix(level);
+    let startAfter = afterTXID === undefined ? undefined : `${prefix}${formatTXID(afterTXID)}.`; // as listLevel: past <afterTXID>-*.ltx
+    const out: LtxFileInfo[] = [];
+    for (;;) {
+      const page = sync.listPageSync(prefix, { startAfter });
+      for (const o of page.objects) {
+        const name = o.key.slice(prefix.length);
+        const parsed = name.includes('/') ? null : parseLtxFilename(name);
+        if (parsed) out.push({ level, ...parsed, key: o.key, size: o.size, lastModified: o.lastModified });
+      }
+      if (!page.isTruncated || page.objects.length === 0) return out;
+      startAfter = page.objects[page.objects.length - 1].key;
+    }
+  }
+
+  /** Put, recognise our own earlier attempt, check for rivals, then mark synced: the steps of one upload. */
+  private *uploadSteps(p: Pending): Generator<Step, void, unknown> {
     const metadata = this.layout.scheme === 's3' ? { 'litestream-timestamp': formatLitestreamTimestamp(p.timestampMs) } : undefined;
     this.counts.puts++;
     try {
-      await this.store.putIfAbsent(p.key, p.encoded.bytes, { metadata });
+      yield { kind: 'put', key: p.key, bytes: p.encoded.bytes, metadata };
     } catch (err) {
       if (!isStoreError(err, 'PRECONDITION_FAILED')) throw err;
-      // Ours from an earlier attempt whose answer was lost, or another writer's?
-      const theirs = await this.store.get(p.key, { range: { suffix: 8 } });
+      // Ours from an earlier attempt whose answer was lost (or the other path's), or another writer's?
+      const theirs = (yield { kind: 'tail', key: p.key }) as Uint8Array;
       const sum = new DataView(theirs.buffer, theirs.byteOffset, 8).getBigUint64(0);
       if (sum !== p.encoded.fileChecksum) {
         this.fence(this.secondWriter(p.key, `the conditional put of TXIDs ${p.minTXID}..${p.maxTXID} failed; the stored file's checksum is ${hex64(sum)}, ours ${hex64(p.encoded.fileChecksum)}`));
@@ -263,7 +429,45 @@ export class Syncer {
       }
       this.log.info({ key: p.key }, 'upload had landed on an earlier attempt');
     }
-    if (this.checkRivals) await this.checkForRivals(p);
+    if (this.checkRivals) yield* this.rivalSteps(p);
+    this.complete(p);
+  }
+
+  /** After our put: is there another file past our base? Then a second writer exists; decide who goes on. */
+  private *rivalSteps(p: Pending): Generator<Step, void, unknown> {
+    const base = p.minTXID - 1n;
+    const deadline = Date.now() + RIVAL_WAIT_MS;
+    let full = Date.now() - this.lastFullCheck > this.fullCheckAfterMs;
+    for (;;) {
+      const files = (yield { kind: 'list', full, afterTXID: base }) as LtxFileInfo[];
+      if (full) this.lastFullCheck = Date.now();
+      full = false;
+      const others = files.filter((f) => f.key !== p.key && f.maxTXID > base);
+      if (others.length === 0) return;
+      // A higher key for the same TXIDs loses to ours, once its writer has seen ours and removed it.
+      const beats = others.find((f) => !(f.level === 0 && f.minTXID === p.minTXID && f.maxTXID > p.maxTXID));
+      if (!beats && Date.now() < deadline) {
+        yield { kind: 'sleep', ms: RIVAL_POLL_MS };
+        continue;
+      }
+      const rival = beats ?? others[0];
+      const why = beats ? `it holds TXIDs ${rival.minTXID}..${rival.maxTXID} past our base ${base}` : `it holds TXIDs ${rival.minTXID}..${rival.maxTXID} (a higher key than ours) and was not withdrawn within ${RIVAL_WAIT_MS} ms`;
+      // Someone built on our file: it is part of their history; keep it. Otherwise nothing was built on it: remove it.
+      const builtOnOurs = others.some((f) => f.minTXID === p.maxTXID + 1n);
+      if (!builtOnOurs) {
+        try {
+          yield { kind: 'delete', key: p.key };
+        } catch (err) {
+          this.log.error({ key: p.key, err: (err as Error).message }, 'could not delete our file after finding a rival');
+        }
+      }
+      this.fence(this.secondWriter(rival.key, `${why}; our ${p.key} was ${builtOnOurs ? 'kept (a later file builds on it)' : 'removed'}`));
+      throw this.fencedError!;
+    }
+  }
+
+  /** The store has our file and no rival beat it: the buffer drops those commits. */
+  private complete(p: Pending): void {
     this.buffer.markSynced(p.maxTXID, p.post, p.commit);
     this.pending = null;
     const now = Date.now();
@@ -271,24 +475,9 @@ export class Syncer {
     this.counts.lastSyncMs = now;
     for (const t of p.commitTimes) this.lags.push(now - t);
     if (this.lags.length > LAG_SAMPLES) this.lags.splice(0, this.lags.length - LAG_SAMPLES);
-    this.log.debug({ key: p.key, bytes: p.encoded.bytes.length, txids: `${p.minTXID}..${p.maxTXID}` }, 'synced');
+    this.log.debug({ key: p.key, bytes: p.encoded.bytes.length, txids: `${p.minTXID}..${p.maxTXID}`, fileChecksum: hex64(p.encoded.fileChecksum) }, 'synced');
     this.onSynced?.({ key: p.key, encoded: p.encoded, minTXID: p.minTXID, maxTXID: p.maxTXID });
     this.resolveWaiters();
-    return true;
-  }
-
-  /** After our put: is there another file past our base? Then we lost a race we could not see in the key. */
-  private async checkForRivals(p: Pending): Promise<void> {
-    const base = p.minTXID - 1n;
-    const full = Date.now() - this.lastFullCheck > this.fullCheckAfterMs;
-    const files = full ? await listReplica(this.store) : await listLevel(this.store, 0, { afterTXID: base });
-    if (full) this.lastFullCheck = Date.now();
-    const rival = files.find((f) => f.key !== p.key && f.maxTXID > base);
-    if (!rival) return;
-    // Nothing can have been built on our file yet by us; remove it so the replica keeps one history.
-    await this.store.deleteMany([p.key]).catch((err: Error) => this.log.error({ key: p.key, err: err.message }, 'could not delete our file after finding a rival'));
-    this.fence(this.secondWriter(rival.key, `it holds TXIDs ${rival.minTXID}..${rival.maxTXID} past our base ${base}; our ${p.key} was removed`));
-    throw this.fencedError!;
   }
 
   private secondWriter(key: string, detail: string): SecondWriterError {
