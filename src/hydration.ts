@@ -127,26 +127,34 @@ export class Hydration {
       path: this.o.path,
       signal: this.#abort.signal,
       onProgress: (p) => {
-        // 99 at most until the switch: 100 means reads are local.
-        this.#percent = Math.min(99, p.percent);
+        // 99 at most until the switch: 100 means reads are local. Never backwards
+        // (the catch-up rounds start their own phases at 0).
+        this.#percent = Math.max(this.#percent, Math.min(99, p.percent));
         this.o.onEvent?.({ type: 'progress', progress: p });
       },
     });
     this.#file = file;
     this.#bytes += file.stats?.bytesFetched ?? 0;
     this.#state = 'catching-up';
-    for (let attempt = 0; !this.#stopped; attempt++) {
+    let waits = 0;
+    while (!this.#stopped) {
       const target = vfs.txid;
       if (file.txid < target) {
-        file = await this.bringForward(file, target);
+        // To the latest rather than to `target`: the VFS keeps moving while a writer
+        // commits, and a poll (below) meets the copy sooner than the copy meets the VFS.
+        file = await this.bringForward(file, null);
         continue;
       }
       if (file.txid > target) {
-        // The copy saw newer transactions than the VFS has applied yet.
-        await this.o.poll?.();
-        await this.sleep(Math.min(1000, 20 * (attempt + 1)));
+        // The copy saw newer transactions than the VFS has applied yet: ask for them,
+        // then look again at once; wait (longer each time) only while they stay queued
+        // behind a read transaction, or in write mode until the writer's sync lands.
+        if (waits === 0 && this.o.poll) await this.o.poll();
+        else await this.sleep(Math.min(1000, 20 * waits));
+        waits++;
         continue;
       }
+      waits = 0;
       // Applied at the next transaction boundary (at once when nobody is reading).
       const switching = new Promise<boolean>((resolve) => vfs.update({ kind: 'local', path: file.path, txid: file.txid, onSwitched: resolve }));
       const ok = await Promise.race([switching, this.aborted()]);
@@ -173,12 +181,16 @@ export class Hydration {
     vfs.update({ kind: 'local-txid', txid: next.txid });
   }
 
-  /** Apply the files from the copy's TXID up to `target` (never past what the VFS has applied). */
-  private async bringForward(file: HydratedFile, target: bigint): Promise<HydratedFile> {
+  /**
+   * Apply the files from the copy's TXID up to `target`, or to the latest when null
+   * (only before the switch: once reads are local the copy must never pass the VFS,
+   * whose readers would otherwise see pages of a version they have not reached).
+   */
+  private async bringForward(file: HydratedFile, target: bigint | null): Promise<HydratedFile> {
     const files = await listReplica(this.o.store);
-    const chain = continueChain(files, file.txid, target);
-    if (chain.files.length === 0 || chain.txid !== target) {
-      throw new Error(`hydration: no chain of files from TXID ${file.txid} to ${target} in ${this.o.store.url}${chain.gap ? ' (a gap)' : ''}`);
+    const chain = continueChain(files, file.txid, target ?? undefined);
+    if (chain.files.length === 0 || (target !== null && chain.txid !== target)) {
+      throw new Error(`hydration: no chain of files from TXID ${file.txid} to ${target ?? 'the latest'} in ${this.o.store.url}${chain.gap ? ' (a gap)' : ''}`);
     }
     const next = await applyLtxFiles(file, this.o.store, chain.files, { signal: this.#abort.signal });
     this.#file = next;

@@ -49,6 +49,8 @@ export class ReplicaDatabase extends Database {
   #hydration: Hydration | null = null;
   readonly openStats: OpenStats;
   readonly plan: RestorePlan | null;
+  /** Read-only opens list and read tails through the bridge: its counters start with them. */
+  readonly #openedInWorker: boolean;
 
   /** @internal use `open()`. */
   constructor(vfs: ReplicaVfs, sync: SyncStore, store: ObjectStore, plan: RestorePlan | null, openStats: OpenStats, readOnly: boolean) {
@@ -58,6 +60,7 @@ export class ReplicaDatabase extends Database {
     this.#store = store;
     this.plan = plan;
     this.openStats = openStats;
+    this.#openedInWorker = readOnly;
   }
 
   /** @internal The VFS serving this database. */
@@ -128,9 +131,16 @@ export class ReplicaDatabase extends Database {
     return this.#vfs.stats();
   }
 
-  /** The page reads' store counters (the bridge's store, not the one used at open). */
+  /** The page reads' store counters: the bridge's requests since the open (which `openStats.store` counts). */
   storeStats(): StoreStats {
-    return this.#sync.storeStats();
+    const all = this.#sync.storeStats();
+    if (!this.#openedInWorker) return all;
+    const base = this.openStats.store;
+    const out = {} as StoreStats;
+    for (const op of Object.keys(all) as (keyof StoreStats)[]) {
+      out[op] = { requests: all[op].requests - base[op].requests, bytes: all[op].bytes - base[op].bytes, retries: all[op].retries - base[op].retries, errors: all[op].errors - base[op].errors };
+    }
+    return out;
   }
 
   /** Polling counters (read-only mode), or null. */

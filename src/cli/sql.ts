@@ -1,8 +1,13 @@
 // `ltxvfs sql <replica-url> "<SQL>"`: run SQL on a replica through the read-only VFS.
+// With --hydrate <path> it also pulls a verified local copy in the background (the
+// SQL runs at once, remotely), shows the progress, and with --wait stays until reads
+// have switched to the copy.
 import type { Row, SqlValue } from '../engine/index.js';
-import { open } from '../open.js';
+import type { HydrationEvent } from '../hydration.js';
+import { open, type ReplicaDatabase } from '../open.js';
 import { totalOf, type StoreStats } from '../storage/stats.js';
-import { type Command, EXIT_OK, UsageError, parseCommandArgs, toJson } from './args.js';
+import { type Command, EXIT_FAIL, EXIT_OK, type Io, UsageError, parseCommandArgs, toJson } from './args.js';
+import { formatBytes, progressLine } from './progress.js';
 
 export const sqlCommand: Command = {
   summary: 'Run SQL on a replica, read-only, fetching only the pages it needs',
@@ -11,25 +16,39 @@ restore plan's files, then the pages the statements touch) and run the statement
 Rows are printed as an aligned table; the time to the first row and the requests and
 bytes it took go to stderr (with --json: one JSON object with "results" and "stats").
 
-Usage: ltxvfs sql <replica-url> "<SQL>" [--json]
+With --hydrate <path>, the whole database is also pulled to a verified local file in
+the background (resumed if an earlier run was interrupted, reused if current); the SQL
+is answered at once from object storage meanwhile. Progress goes to stderr: a bar on a
+terminal, plain lines otherwise. With --wait the command stays until reads have
+switched to the local file (and says how long that took); without it, it exits after
+the SQL and the next run resumes the download.
+
+Usage: ltxvfs sql <replica-url> "<SQL>" [--json] [--hydrate <path> [--wait]]
 
 Options:
-  --json      print {"results": [[row, ...] per statement], "stats": {...}}
-  -h, --help  this text
+  --json            print {"results": [[row, ...] per statement], "stats": {...}}
+  --hydrate <path>  hydrate to this local file (as LITESTREAM_HYDRATION_PATH does)
+  --wait            with --hydrate: wait for the switch to local reads before exiting
+  -h, --help        this text
 
 Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, LITESTREAM_CACHE_SIZE.
 
-Example:
-  ltxvfs sql file:///var/replicas/app "SELECT count(*) FROM t"`,
+Examples:
+  ltxvfs sql file:///var/replicas/app "SELECT count(*) FROM t"
+  ltxvfs sql s3://bucket/app "SELECT * FROM users WHERE id = 1" --hydrate /var/lib/app.db --wait"`,
 
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, {});
+    const { values, positionals } = parseCommandArgs(args, { hydrate: { type: 'string' }, wait: { type: 'boolean' } });
     if (positionals.length !== 2) throw new UsageError('expected <replica-url> and "<SQL>"');
     const [replicaUrl, sql] = positionals;
     const statements = splitStatements(sql);
     if (statements.length === 0) throw new UsageError('no SQL statement given');
+    const hydrationPath = typeof values.hydrate === 'string' ? values.hydrate : undefined;
+    if (values.wait && hydrationPath === undefined) throw new UsageError('--wait needs --hydrate <path>');
+    if (hydrationPath === '') throw new UsageError('--hydrate needs a path');
     const t0 = performance.now();
-    const db = await open({ replicaUrl });
+    const shown = hydrationPath === undefined ? null : hydrationReporter(io);
+    const db = await open({ replicaUrl, hydrationPath, onHydration: shown?.event });
     try {
       const openMs = performance.now() - t0;
       let firstRowMs: number | null = null;
@@ -62,17 +81,74 @@ Example:
         txid: vfs.txid,
       };
       if (values.json) {
-        io.out(toJson({ results: results.map((rows) => rows.map(jsonRow)), stats }));
+        const hydration = shown !== null && !values.wait ? db.hydrationStatus() : null;
+        if (!values.wait) io.out(toJson({ results: results.map((rows) => rows.map(jsonRow)), stats, ...(hydration ? { hydration } : {}) }));
+        if (values.wait) {
+          const code = await waitForSwitch(db, shown!);
+          io.out(toJson({ results: results.map((rows) => rows.map(jsonRow)), stats, hydration: db.hydrationStatus() }));
+          return code;
+        }
       } else {
         for (const rows of results) if (rows.length > 0) for (const line of table(rows)) io.out(line);
         io.err(describe(stats, atOpen, pages));
+        if (values.wait) return await waitForSwitch(db, shown!);
+        if (shown !== null) shown.summary(db);
       }
       return EXIT_OK;
     } finally {
+      shown?.done();
       await db.close();
     }
   },
 };
+
+interface HydrationReporter {
+  event: (e: HydrationEvent) => void;
+  /** Resolves true at the switch, false on an unrecoverable state (never: errors are retried). */
+  switched: Promise<void>;
+  summary: (db: ReplicaDatabase) => void;
+  done: () => void;
+}
+
+/** Progress on stderr: a bar on a terminal, a plain line per 10 % (and per error) elsewhere. */
+function hydrationReporter(io: Io): HydrationReporter {
+  const bar = progressLine();
+  const tty = process.stderr.isTTY === true;
+  let lastTenth = -1;
+  let resolve!: () => void;
+  const switched = new Promise<void>((r) => (resolve = r));
+  return {
+    switched,
+    event(e) {
+      if (e.type === 'progress') {
+        const p = e.progress;
+        if (tty) bar.update(p.bytesDone, p.bytesTotal, `hydrating: ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${p.phase})`);
+        else if (p.phase === 'fetch' && Math.floor(p.percent / 10) > lastTenth) {
+          lastTenth = Math.floor(p.percent / 10);
+          io.err(`hydrating: ${Math.floor(p.percent)}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)})`);
+        }
+      } else if (e.type === 'switched') {
+        bar.done();
+        io.err(`hydrated: reads are local from ${e.path} at txid ${e.txid}, ${Math.round(e.ms)} ms after open`);
+        resolve();
+      } else {
+        bar.done();
+        io.err(`hydration failed (retrying in ${Math.round(e.retryInMs)} ms): ${e.error.message}`);
+      }
+    },
+    summary(db) {
+      const s = db.hydrationStatus();
+      if (s !== null && s.state !== 'local') io.err(`hydration: ${Math.floor(s.percent)}% when the SQL was done; run again to resume, or pass --wait`);
+    },
+    done: () => bar.done(),
+  };
+}
+
+/** --wait: until reads are local; a failure keeps being retried (and shown) meanwhile. */
+async function waitForSwitch(db: ReplicaDatabase, shown: HydrationReporter): Promise<number> {
+  await shown.switched;
+  return db.hydrationStatus()?.state === 'local' ? EXIT_OK : EXIT_FAIL;
+}
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;

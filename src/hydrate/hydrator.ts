@@ -22,7 +22,7 @@
 //
 // Reuse: a sidecar for this replica whose identity still checks out (identity.ts)
 // means the file is good; newer files are applied to it (applyLtxFiles).
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,12 +47,20 @@ import { readSidecar, removeSidecar, sidecarJson, syncDir, writeSidecar, type Si
 import type { HydratedFile, HydrationProgress, HydrationStats } from './types.js';
 import { computeWinners, type Winners } from './winners.js';
 
-// 8 MiB ranges, 8 in flight: measured on the local S3 server (see the report), the
-// same as restore's; a restart loses at most the chunks in flight.
+// Up to 8 MiB ranges, 8 in flight: measured on the local S3 server (see the report),
+// the same as restore's. A restart loses at most the chunks in flight, so smaller
+// files get smaller ranges (1/512 of the file, at least 128 KiB): 8 × 8 MiB would be
+// all of a 64 MiB database, and a kill would throw it all away. Per file, so that a
+// resumed run cuts every file exactly as before (journal records name byte ranges).
 export const HYDRATE_CHUNK_BYTES = 8 << 20;
+const MIN_CHUNK_BYTES = 128 << 10;
 export const HYDRATE_CONCURRENCY = 8;
 // Re-plans after files vanished, in one call, before it is called a moving target.
 const MAX_REPLANS = 20;
+// Catch-up rounds inside one build: a busy writer adds a file every second (or faster),
+// and each round re-verifies the grown plan; what is still missing after a few rounds
+// is left to applyLtxFiles (the caller's, which fetches just the new files).
+const MAX_CATCHUP_ROUNDS = 3;
 const META_CONCURRENCY = 16;
 const SIDE_FILES = ['-journal', '-wal', '-shm'];
 
@@ -62,7 +70,7 @@ export interface HydrateOptions {
   path: string;
   /** Default: the latest plan (planRestore). */
   plan?: RestorePlan;
-  /** Range request size (default 8 MiB). */
+  /** Range request size (default: per file, 1/512 of it, between 128 KiB and 8 MiB). */
   chunkBytes?: number;
   /** Requests in flight (default 8). */
   concurrency?: number;
@@ -96,6 +104,8 @@ export async function hydrate(options: HydrateOptions): Promise<HydratedFile> {
     mode,
   });
   progress.set('plan', 0, 0, 0n);
+  // LITESTREAM_HYDRATION_PATH may name a directory that does not exist yet (a fresh VM's data dir).
+  mkdirSync(dirname(path), { recursive: true });
   finishInterrupted(path, store.url, log);
 
   const reused = await tryReuse(options, path, fetcher, progress, log);
@@ -189,7 +199,7 @@ function replan(url: string, oldFiles: readonly LtxFileInfo[], listing: readonly
 async function build(options: HydrateOptions, path: string, fetcher: Fetcher, progress: ProgressReporter, log: Logger): Promise<{ file: HydratedFile; resumed: number }> {
   const store = options.store;
   const url = store.url;
-  const chunkBytes = options.chunkBytes ?? HYDRATE_CHUNK_BYTES;
+  const chunkBytes = options.chunkBytes;
   const concurrency = options.concurrency ?? HYDRATE_CONCURRENCY;
   const wantCatchUp = options.catchUp ?? options.plan === undefined;
   const { tmp, journal: jpath } = hydrationTempPaths(path);
@@ -221,9 +231,10 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
   const metaCache = new Map<string, FileMeta>();
   const failures = new Map<string, number>(); // file-checksum failures per key
   let resumed = -1;
-  log.info({ url, txid: plan.txid.toString(), files: plan.files.length, ltxBytes: plan.files.reduce((s, f) => s + f.size, 0), resume: !fresh, chunkBytes, concurrency }, 'hydrate: start');
+  log.info({ url, txid: plan.txid.toString(), files: plan.files.length, ltxBytes: plan.files.reduce((s, f) => s + f.size, 0), resume: !fresh, chunkBytes: chunkBytes ?? 'auto', concurrency }, 'hydrate: start');
   try {
     let replans = 0;
+    let catchups = 0;
     let metas: FileMeta[];
     let winners: Winners;
     for (;;) {
@@ -242,7 +253,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
         winners = computeWinners(metas);
         const r = await fetchPlan({ metas, winners, fh, writer, records, failures, fetcher, progress, chunkBytes, concurrency, txid: plan.txid, log });
         if (resumed < 0) resumed = r.resumedBytes;
-        if (wantCatchUp) {
+        if (wantCatchUp && catchups++ < MAX_CATCHUP_ROUNDS) {
           progress.set('catchup', r.total, r.total, plan.txid);
           listing = await listReplica(store);
           const cont = continueChain(listing, plan.txid);
@@ -323,10 +334,14 @@ interface FetchPlanArgs {
   failures: Map<string, number>;
   fetcher: Fetcher;
   progress: ProgressReporter;
-  chunkBytes: number;
+  chunkBytes: number | undefined;
   concurrency: number;
   txid: bigint;
   log: Logger;
+}
+
+export function autoChunkBytes(fileBytes: number): number {
+  return Math.min(HYDRATE_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.ceil(fileBytes / 512)));
 }
 
 const idOf = (c: Chunk) => recordId({ key: c.meta.file.key, size: c.meta.file.size, fileChecksum: c.meta.fileChecksum, start: c.start, end: c.end });
@@ -335,7 +350,7 @@ const idOf = (c: Chunk) => recordId({ key: c.meta.file.key, size: c.meta.file.si
 async function fetchPlan(a: FetchPlanArgs): Promise<{ total: number; resumedBytes: number }> {
   const { metas, winners, fh, writer, records, fetcher, progress } = a;
   await fh.truncate(winners.commit * winners.pageSize);
-  const perFile = metas.map((m) => chunksOf(m, a.chunkBytes));
+  const perFile = metas.map((m) => chunksOf(m, a.chunkBytes ?? autoChunkBytes(m.file.size)));
   const total = perFile.flat().reduce((s, c) => s + c.end - c.start, 0);
   const doneBytes = () => perFile.flat().reduce((s, c) => s + (records.has(idOf(c)) ? c.end - c.start : 0), 0);
   const resumedBytes = doneBytes();

@@ -1,6 +1,6 @@
 // `ltxvfs sql` through the compiled CLI, on file:// and on S3 (credentials from
 // AWS_* variables, endpoint in the URL).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitStatements } from '../../src/cli/sql.js';
@@ -61,6 +61,45 @@ describe('ltxvfs sql on S3', () => {
     const r = cli(['sql', testReplicaUrl(prefix), `SELECT count(*) AS n FROM t; SELECT id FROM t WHERE name = '${NAME_150}'; PRAGMA integrity_check`, '--json'], { env });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).results).toEqual([[{ n: 200 }], [{ id: 150 }], [{ integrity_check: 'ok' }]]);
+  });
+});
+
+describe('ltxvfs sql --hydrate', () => {
+  it('answers at once, shows progress lines (stderr is no terminal), and with --wait stays until reads are local', () => {
+    const url = goldenFileReplica();
+    const local = path.join(tempDir('sql-hyd'), 'data', 'copy.db');
+    const r = cli(['sql', url, 'SELECT count(*) AS n FROM t', '--hydrate', local, '--wait', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out);
+    expect(out.results).toEqual([[{ n: 200 }]]);
+    expect(out.hydration).toMatchObject({ state: 'local', percent: 100, txid: '1', path: local, lastError: null });
+    expect(r.err).toMatch(/^hydrating: \d+% \(/m);
+    expect(r.err).toMatch(new RegExp(`^hydrated: reads are local from ${local.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at txid 1, \\d+ ms after open$`, 'm'));
+    expect(r.err).not.toMatch(/\r/); // no bar without a terminal
+    expect(existsSync(local)).toBe(true);
+    expect(JSON.parse(readFileSync(`${local}.ltxvfs.json`, 'utf8'))).toMatchObject({ txid: '1' });
+    // The same SQL on the local copy, through the engine, gives the same answer.
+    const again = cli(['sql', url, 'SELECT count(*) AS n FROM t', '--hydrate', local, '--wait']);
+    expect(again.code).toBe(0);
+    expect(again.out.split('\n')).toEqual(['n', '---', '200', '']);
+    expect(again.err).toMatch(/^hydrated: reads are local/m);
+  });
+
+  it('without --wait prints the rows and exits; usage errors for --wait alone and an empty path', () => {
+    const local = path.join(tempDir('sql-hyd2'), 'copy.db');
+    const r = cli(['sql', goldenFileReplica(), 'SELECT id FROM t WHERE id = 3', '--hydrate', local]);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n')).toEqual(['id', '--', '3', '']);
+    expect(cli(['sql', goldenFileReplica(), 'SELECT 1', '--wait']).code).toBe(2);
+    expect(cli(['sql', goldenFileReplica(), 'SELECT 1', '--wait']).err).toMatch(/--wait needs --hydrate/);
+    expect(cli(['sql', goldenFileReplica(), 'SELECT 1', '--hydrate', '']).code).toBe(2);
+  });
+
+  it('--help describes --hydrate and --wait', () => {
+    const r = cli(['sql', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/--hydrate <path>/);
+    expect(r.out).toMatch(/--wait/);
   });
 });
 
