@@ -88,20 +88,27 @@ export class Writer {
   /** What the VFS writes through. */
   target(): WriteTarget {
     const { buffer, syncer } = this;
+    // The database checksum after the newest commit: the last buffered one's, else the base's.
+    const commits = buffer.commits();
+    let checksum: bigint | null = commits.length > 0 ? commits[commits.length - 1].checksum : (buffer.base?.checksum ?? null);
     return {
       page: (pgno) => buffer.page(pgno),
       get commitSize() {
         return buffer.commitSize;
       },
+      get checksum() {
+        return checksum;
+      },
       checkWritable: () => {
         if (syncer.state === 'fenced') throw toVfsError(syncer.lastError ?? new Error('a second writer took over this replica'));
       },
-      commit: (pages, commit) => {
+      commit: (pages, commit, after) => {
         try {
-          buffer.append({ pages, commit, checksum: null });
+          buffer.append({ pages, commit, checksum: after });
         } catch (err) {
           throw toVfsError(err);
         }
+        checksum = after;
       },
     };
   }

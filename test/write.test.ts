@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Database } from '../src/engine/index.js';
-import { decodeLtx } from '../src/ltx/index.js';
+import { decodeLtx, hasChecksums } from '../src/ltx/index.js';
 import { open, type ReplicaDatabase } from '../src/open.js';
 import { listReplica, restore } from '../src/replica/index.js';
 import { FileStore } from '../src/storage/file-store.js';
@@ -91,6 +91,8 @@ describe.each(targets)('the writer on %s', (_kind, make) => {
       for (const f of files) {
         const d = decodeLtx(await store.get(f.key));
         expect(d.header.maxTXID).toBe(f.maxTXID);
+        // The writer tracks the database checksum, so every file carries pre/post-apply checksums.
+        expect(hasChecksums(d.header)).toBe(true);
       }
       const out = path.join(tempDir('write-restore'), 'restored.db');
       const result = await restore(store, {}, out);

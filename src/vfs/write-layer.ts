@@ -9,6 +9,7 @@
 // - xUnlock below RESERVED with pages still held (synchronous=OFF never syncs).
 // A crash before the commit point loses only an unacknowledged transaction: the
 // pages were never anywhere but here. Journals live in memory for the same reason.
+import { CHECKSUM_FLAG, lockPage, pageChecksum } from '../ltx/index.js';
 import { SQLITE_IOERR_WRITE, SQLITE_READONLY } from './codes.js';
 import { VfsError } from './vfs.js';
 
@@ -18,10 +19,12 @@ export interface WriteTarget {
   page(pgno: number): Uint8Array | undefined;
   /** Database size in pages after the newest buffered commit, if any. */
   readonly commitSize: number | undefined;
+  /** The LTX database checksum after the newest buffered commit (else of the replica's state); null when unknown. */
+  readonly checksum: bigint | null;
   /** Throw (with a message for the user) when writes are not allowed now: a second writer, a full buffer. */
   checkWritable(): void;
-  /** Make one transaction durable before returning (fsync). `pages` are owned by the callee. */
-  commit(pages: Map<number, Uint8Array>, commit: number): void;
+  /** Make one transaction durable before returning (fsync). `pages` are owned by the callee; `checksum` is the state's after it. */
+  commit(pages: Map<number, Uint8Array>, commit: number, checksum: bigint | null): void;
 }
 
 /** The committed state below the buffer: page size, size in pages, and page content. */
@@ -134,10 +137,39 @@ export class WriteLayer {
       if (pgno <= old && equal(data, this.committedPage(pgno))) continue;
       changed.set(pgno, data);
     }
+    if (changed.size === 0 && size === old) {
+      this.discard();
+      return;
+    }
+    const checksum = this.checksumAfter(changed, old, size);
     this.discard();
-    if (changed.size === 0 && size === old) return;
-    this.target.commit(changed, size);
+    this.target.commit(changed, size, checksum);
     this.commits++;
+  }
+
+  /**
+   * The database checksum after this commit, updated from the one before it (LTX
+   * §7.3: the XOR of every page's checksum, so a page's old checksum goes out and its
+   * new one comes in; pages past a shrink go out; pages a growth did not write are
+   * zeroes). Shipped as the L0 files' pre/post-apply checksums, so that restores and
+   * hydration can check what the writer captured. Null when the state before is unknown
+   * (a replica Litestream wrote without checksums).
+   */
+  private checksumAfter(changed: ReadonlyMap<number, Uint8Array>, old: number, size: number): bigint | null {
+    const before = this.target.checksum;
+    if (before === null) return null;
+    const pageSize = this.pageSize();
+    const lock = lockPage(pageSize);
+    let sum = before;
+    for (const [pgno, data] of changed) {
+      if (pgno === lock) continue;
+      if (pgno <= old) sum ^= pageChecksum(pgno, this.committedPage(pgno));
+      sum ^= pageChecksum(pgno, data);
+    }
+    const zero = new Uint8Array(pageSize);
+    for (let p = old + 1; p <= size; p++) if (p !== lock && !changed.has(p)) sum ^= pageChecksum(p, zero);
+    for (let p = size + 1; p <= old; p++) if (p !== lock) sum ^= pageChecksum(p, this.committedPage(p));
+    return sum | CHECKSUM_FLAG;
   }
 }
 

@@ -100,14 +100,14 @@ describe.each(['file', 's3'] as const)('Syncer on %s', (kind) => {
     const [ra, rb] = await Promise.allSettled([sa.flush(), sb.flush()]);
     const results = [ra.status, rb.status].sort();
     expect(results).toEqual(['fulfilled', 'rejected']); // both wrote key 1-1: exactly one wins
-    const [winner, loser, loserBuf, winnerDb] = ra.status === 'fulfilled' ? [sa, sb, b, dbA] : [sb, sa, a, dbB];
+    const [winner, loser, loserBuf, winnerDb, loserDb] = ra.status === 'fulfilled' ? [sa, sb, b, dbA, dbB] : [sb, sa, a, dbB, dbA];
     const err = (ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason) as SecondWriterError;
     expect(err).toBeInstanceOf(SecondWriterError);
     expect(err.code).toBe('SECOND_WRITER');
     expect(err.message).toMatch(/0000000000000001-0000000000000001\.ltx.*TXIDs 1\.\.1.*kept in/);
     expect(loser.state).toBe('fenced');
     expect(loserBuf.unsynced().commits).toBe(1);
-    expect(() => loserBuf.append(dbB.step('INSERT INTO b VALUES (1)'))).toThrow(SecondWriterError);
+    expect(() => loserBuf.append(loserDb.step('CREATE TABLE late(w)'))).toThrow(SecondWriterError);
     await expect(loser.flush()).rejects.toBeInstanceOf(SecondWriterError);
 
     // The winner keeps writing; the replica is its history only.
