@@ -43,7 +43,8 @@ import { fetchFileMeta, type FileMeta } from './file-meta.js';
 import { checkIdentity } from './identity.js';
 import { JournalWriter, readJournal, recordId, type ChunkRecord, type JournalState } from './journal.js';
 import { ProgressReporter } from './progress.js';
-import { readSidecar, removeSidecar, sidecarJson, syncDir, writeSidecar, type Sidecar } from './sidecar.js';
+import { readSidecar, removeSidecar, sidecarJson, writeSidecar, type Sidecar } from './sidecar.js';
+import { syncDirSync } from '../storage/sync-dir.js';
 import type { HydratedFile, HydrationProgress, HydrationStats } from './types.js';
 import { computeWinners, type Winners } from './winners.js';
 
@@ -306,7 +307,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
     removeSidecar(path);
     for (const s of SIDE_FILES) rmSync(path + s, { force: true });
     await rename(tmp, path);
-    syncDir(dirname(path));
+    syncDirSync(dirname(path));
     writeSidecar(path, side);
     rmSync(jpath, { force: true });
     return { file: { path, url, txid: plan.txid, pageSize: ps, commit, checksum, identity }, resumed: Math.max(0, resumed) };

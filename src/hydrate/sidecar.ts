@@ -9,6 +9,7 @@
 //   leaves pages of (txid, applyingTo] mixed in, which applying files reaching at
 //   least applyingTo repairs (each rewrites every page changed in its range).
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { syncDirSync } from '../storage/sync-dir.js';
 import { dirname } from 'node:path';
 
 export interface SidecarIdentity {
@@ -89,22 +90,11 @@ export function writeSidecar(dbPath: string, s: Omit<Sidecar, 'updatedAt'> | Rec
     closeSync(fd);
   }
   renameSync(tmp, p);
-  syncDir(dirname(p));
+  syncDirSync(dirname(p));
 }
 
 export function removeSidecar(dbPath: string): void {
   rmSync(sidecarPath(dbPath), { force: true });
-  syncDir(dirname(dbPath));
+  syncDirSync(dirname(dbPath));
 }
 
-export function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some file systems refuse fsync on directories; the rename itself is done.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { Database } from '../engine/index.js';
 import { DatabaseChecksum, LtxDecoder, LtxError, hasChecksums, hex64, isSnapshot, lockPage, type LtxHeader, type LtxSummary } from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { syncDirSync } from '../storage/sync-dir.js';
 import { totalOf } from '../storage/stats.js';
 import { ReplicaError } from './errors.js';
 import { planRestore, type RestorePlan, type RestoreTarget } from './plan.js';
@@ -151,7 +152,7 @@ export async function restore(store: ObjectStore, target: RestoreTarget, outPath
     // rename then replaces any old database atomically.
     if (options.overwrite) for (const s of SIDE_FILES) rmSync(out + s, { force: true });
     renameSync(tmp, out);
-    syncDir(dirname(out));
+    syncDirSync(dirname(out));
     const statsAfter = store.stats();
     return {
       url: plan.url,
@@ -240,14 +241,3 @@ function integrityCheck(path: string, url: string): void {
   }
 }
 
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some file systems refuse fsync on directories; the rename itself is done.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}

@@ -6,6 +6,7 @@
 // temp file and renamed over the old one, so it never grows without bound and a
 // crash at any point leaves either the old log or the new one.
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
+import { syncDirSync } from '../storage/sync-dir.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { hex64, lockPage } from '../ltx/index.js';
@@ -340,8 +341,8 @@ export class WriteBuffer {
       this.fd = null;
     }
     if (existsSync(join(this.dir, LOG_FILE))) renameSync(join(this.dir, LOG_FILE), join(where, LOG_FILE));
-    syncDir(where);
-    syncDir(this.dir);
+    syncDirSync(where);
+    syncDirSync(this.dir);
     this.log.warn({ dir: where, reason, commits: u.commits }, 'write buffer set aside');
     this.reset();
     this.fencedBy = null;
@@ -506,7 +507,7 @@ export class WriteBuffer {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
     renameSync(tmp, join(this.dir, LOG_FILE));
-    syncDir(this.dir);
+    syncDirSync(this.dir);
     this.load();
     if (!this.baseRec || this.baseRec.txid !== base.txid) throw new Error(`write buffer ${this.dir}: rewritten log did not read back (base ${hex64(base.txid)})`);
   }
@@ -526,14 +527,6 @@ function writeAll(fd: number, data: Uint8Array, position: number): void {
   while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function alive(pid: number): boolean {
   try {
