@@ -19,7 +19,7 @@ import { Poller, type PollerStats } from './replica/poller.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { openStore } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
-import { ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
+import { READ_AHEAD_BYTES, ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
 import { Writer, type WriterStatus } from './writer.js';
 import { Hydration, type HydrationEvent, type HydrationStatus } from './hydration.js';
 
@@ -212,10 +212,13 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
   try {
     let plan: RestorePlan | null = null;
     let index: PageIndex;
+    let head: { key: string; bytes: Uint8Array } | null = null;
     if (!config.writeEnabled) {
       // Read-only: the worker lists and reads the tails, so the SDK loads once, there,
       // and the main thread's store (the poller's) stays unloaded until its first poll.
-      ({ plan, index } = sync.planSync({}));
+      const planned = sync.planSync({ headBytes: READ_AHEAD_BYTES });
+      ({ plan, index } = planned);
+      head = planned.head;
     } else {
       try {
         plan = await planRestore(store);
@@ -227,7 +230,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
       }
     }
     const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: config.writeEnabled ? store.stats() : sync.storeStats() };
-    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0) : follow(config, store, sync, plan!, index, openStats, t0);
+    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0) : follow(config, store, sync, plan!, index, openStats, t0, head);
     if (config.hydrationPath !== null) startHydration(db, config, store, options.onHydration);
     return db;
   } catch (err) {
@@ -236,7 +239,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
   }
 }
 
-function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number): ReplicaDatabase {
+function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number, head: { key: string; bytes: Uint8Array } | null): ReplicaDatabase {
   let poller: Poller | null = null;
   let db: ReplicaDatabase | undefined; // the hooks run after it is set
   const vfs: ReplicaVfs = new ReplicaVfs({
@@ -253,6 +256,7 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
     },
   });
   registerVfs(vfs);
+  if (head !== null) vfs.seed(head.key, head.bytes);
   openStats.ms = performance.now() - t0;
   const database: ReplicaDatabase = (db = new ReplicaDatabase(vfs, sync, store, plan, openStats, true)); // open() closes the stores if this throws
   poller = new Poller(store, vfs, config.pollInterval, index.pageSize);

@@ -174,9 +174,10 @@ describe('open() on a bigger database', () => {
       const db: ReplicaDatabase = await openIt();
       try {
         // Open: one LIST per level (0-3, 9), then for the single snapshot (> 32 KiB) one
-        // tail GET and one header GET, in parallel (src/replica/page-index.ts).
+        // tail GET, one header GET and one GET of its first 256 KiB (page 1, the schema,
+        // early B-tree roots), in parallel (src/replica/page-index.ts, src/io/worker.ts).
         expect(db.openStats.planFiles).toBe(1);
-        expect(db.openStats.store.get.requests).toBe(2);
+        expect(db.openStats.store.get.requests).toBe(3);
         const t0 = performance.now();
         expect(db.get('SELECT id, name FROM items WHERE id = ?', [9_999])).toMatchObject({ id: 9_999 });
         const coldMs = performance.now() - t0;
@@ -186,7 +187,7 @@ describe('open() on a bigger database', () => {
         // one GET per level plus page 1.
         const cold = db.storeStats().get.requests;
         const coldBytes = db.storeStats().get.bytes;
-        expect(cold).toBeGreaterThanOrEqual(1);
+        expect(cold).toBeGreaterThanOrEqual(0);
         expect(cold).toBeLessThanOrEqual(4);
         expect(db.replicaStats().fetches).toBe(cold);
         expect(db.get('SELECT id, name FROM items WHERE id = ?', [9_999])).toMatchObject({ id: 9_999 });
@@ -194,7 +195,7 @@ describe('open() on a bigger database', () => {
         // A full scan reads ahead: far fewer GETs than pages.
         db.get('SELECT sum(length(body)) FROM items');
         const s = db.replicaStats();
-        expect(s.fetchedPages).toBeGreaterThan(700);
+        expect(s.fetchedPages).toBeGreaterThan(500); // the rest came with the head fetched at open
         expect(s.fetches).toBeLessThan(s.fetchedPages / 10);
         console.log(`${label}: open ${db.openStats.ms.toFixed(1)} ms; cold rowid lookup ${cold} GETs, ${coldBytes} bytes in ${coldMs.toFixed(1)} ms; full scan ${s.fetches} GETs for ${s.fetchedPages} pages, ${s.fetchedBytes} bytes`);
       } finally {

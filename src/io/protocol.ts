@@ -54,6 +54,8 @@ export type Request =
 export interface PlanTarget {
   txid?: bigint;
   timestampMs?: number;
+  /** Also fetch the first N bytes of the plan's first file (the snapshot), in parallel with the tails. */
+  headBytes?: number;
 }
 
 export type Envelope = Request & { seq: number };

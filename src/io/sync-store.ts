@@ -106,9 +106,9 @@ export class SyncStore {
   }
 
   /** A restore plan and its page index for `target`, built by the worker (list, tails): time travel from inside a VFS call. */
-  planSync(target: PlanTarget, options?: CallOptions): { plan: RestorePlan; index: PageIndex } {
-    const value = this.value(this.bridge.call({ op: 'plan', target }, 1, options?.timeoutMs)) as { plan: RestorePlan; index: PageIndexData };
-    return { plan: value.plan, index: PageIndex.fromData(value.index) };
+  planSync(target: PlanTarget, options?: CallOptions): { plan: RestorePlan; index: PageIndex; head: { key: string; bytes: Uint8Array } | null } {
+    const value = this.value(this.bridge.call({ op: 'plan', target }, 1, options?.timeoutMs)) as { plan: RestorePlan; index: PageIndexData; head?: { key: string; bytes: Uint8Array } | null };
+    return { plan: value.plan, index: PageIndex.fromData(value.index), head: value.head ?? null };
   }
 
   /** Create `key` (replace it unless `ifAbsent`: then StoreError `PRECONDITION_FAILED` when it exists). */

@@ -87,8 +87,12 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
       const { planRestore, buildPageIndex } = await import('../replica/index.js');
       const target = req.target.timestampMs === undefined ? { txid: req.target.txid } : { timestamp: new Date(req.target.timestampMs) };
       const plan = await planRestore(store, target);
+      const first = plan.files[0];
+      // The snapshot's head (page 1, the schema, early B-tree roots) in the same round trip as the tails.
+      const headP = req.target.headBytes ? store.get(first.key, { range: { offset: 0, length: Math.min(req.target.headBytes, first.size) } }) : null;
       const index = await buildPageIndex(store, plan);
-      return { plan, index: index.toData() };
+      const head = headP ? { key: first.key, bytes: await headP } : null;
+      return { plan, index: index.toData(), head };
     }
     case 'put': {
       // The writer's synchronous flush (PRAGMA litestream_sync): same semantics as the async store.

@@ -239,6 +239,23 @@ export class RemotePages {
     return out;
   }
 
+  /**
+   * Cache the frames that lie wholly in `bytes`, the first bytes of file `key` (the
+   * snapshot's head, fetched with the page index): page 1 and the low pages that hold
+   * the schema and early B-tree roots then cost no round trip. Frames are decoded on use.
+   */
+  seed(key: string, bytes: Uint8Array): number {
+    let seeded = 0;
+    for (let p = 1; p <= this.index.commit; p++) {
+      const loc = this.index.lookup(p);
+      if (loc === undefined || loc.key !== key) continue; // a later file holds it (or no file: the lock page)
+      if (loc.offset + loc.size > bytes.length) break; // a snapshot's frames are in page order
+      this.cache.set(p, new RawFrame(key, bytes.slice(loc.offset, loc.offset + loc.size)));
+      seeded++;
+    }
+    return seeded;
+  }
+
   /** Put pages we already hold (the writer's own upload) into the cache. */
   warm(pages: ReadonlyMap<number, Uint8Array>): void {
     for (const [pgno, data] of pages) {

@@ -434,6 +434,11 @@ export class ReplicaVfs implements Vfs {
     return this.#state.queuedTxid;
   }
 
+  /** Cache the frames held in the first bytes of `key` (see RemotePages.seed); returns how many. */
+  seed(key: string, bytes: Uint8Array): number {
+    return this.#state.remote.seed(key, bytes);
+  }
+
   /** Queue a new version (polling); applied between read transactions. */
   update(update: VersionUpdate): void {
     this.#state.enqueue(update);
