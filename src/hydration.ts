@@ -5,9 +5,9 @@
 // transaction the VFS applies (polling, or the writer's own uploads) is applied to
 // the copy too; until then the pages it changed are read remotely, so a transaction
 // never mixes versions. Failures are retried with backoff, never given up on.
-import { applyLtxFiles, continueChain, hydrate, isHydrationError, type HydratedFile, type HydrationProgress } from './hydrate/index.js';
+import { applyLtxFiles, hydrate, isHydrationError, type HydratedFile, type HydrationProgress } from './hydrate/index.js';
 import { log } from './log.js';
-import { listReplica } from './replica/index.js';
+import { continueChain, listReplica } from './replica/index.js';
 import type { ObjectStore } from './storage/object-store.js';
 import type { ReplicaVfs } from './vfs/replica-vfs.js';
 

@@ -35,7 +35,7 @@ import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { applyLtxFiles, fullChecksum, writePages } from './apply.js';
 import { chunksOf, decodeChunk, type Chunk, type ChunkResult } from './chunk.js';
-import { continueChain } from './continue-chain.js';
+import { continueChain } from '../replica/chain.js';
 import { crc64Combine } from './crc-combine.js';
 import { HydrationError, isHydrationError } from './errors.js';
 import { CORRUPT_ATTEMPTS, Fetcher, Vanished } from './fetcher.js';

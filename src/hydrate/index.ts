@@ -3,6 +3,5 @@
 export { hydrate, hydrationTempPaths, HYDRATE_CHUNK_BYTES, HYDRATE_CONCURRENCY, type HydrateOptions } from './hydrator.js';
 export { applyLtxFiles, type ApplyOptions } from './apply.js';
 export { readSidecar, sidecarPath, type Sidecar, type SidecarIdentity } from './sidecar.js';
-export { continueChain, type Continuation } from './continue-chain.js';
 export { HydrationError, isHydrationError, type HydrationErrorCode } from './errors.js';
 export type { HydratedFile, HydrationProgress, HydrationStats } from './types.js';

@@ -22,6 +22,7 @@
 import { decodeHeader, formatTXID, type LtxHeader, type PageIndexEntry } from '../ltx/index.js';
 import { log } from '../log.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { continueChain } from './chain.js';
 import { ReplicaError } from './errors.js';
 import { listLevel, listReplica, readLtxHeader, type LtxFileInfo } from './listing.js';
 import { buildPageIndex, fetchFileIndex, TAIL_BYTES, type ReplicaPageIndex } from './page-index.js';
@@ -54,25 +55,6 @@ export interface FollowerOptions {
   timestampMs?: number;
   /** The database's page size; a new file with another one is an error. Default: the first file seen sets it. */
   pageSize?: number;
-}
-
-/** The files that continue from `pos`: greedily the one reaching furthest among those covering pos+1 (optimal, as overlap is allowed). */
-function chainFrom(pos: bigint, files: readonly LtxFileInfo[]): LtxFileInfo[] {
-  const sorted = files.filter((f) => f.maxTXID > pos).sort((a, b) => (a.minTXID < b.minTXID ? -1 : a.minTXID > b.minTXID ? 1 : 0));
-  const out: LtxFileInfo[] = [];
-  let i = 0;
-  for (;;) {
-    let best: LtxFileInfo | null = null;
-    // Files passed over earlier end at or before the current position: only new ones can extend it.
-    for (; i < sorted.length && sorted[i].minTXID <= pos + 1n; i++) {
-      const f = sorted[i];
-      // Equal reach: the later start overlaps less of what we have.
-      if (f.maxTXID > pos && (!best || f.maxTXID > best.maxTXID || (f.maxTXID === best.maxTXID && f.minTXID > best.minTXID))) best = f;
-    }
-    if (!best) return out;
-    out.push(best);
-    pos = best.maxTXID;
-  }
 }
 
 export class ReplicaFollower {
@@ -121,7 +103,7 @@ export class ReplicaFollower {
     const anchored = l0.some((f) => f.maxTXID === pos);
     let known = l0;
     let newestListed = maxTXIDOf(l0, pos);
-    let chain = chainFrom(pos, known);
+    let chain = continueChain(known, pos).files;
     let reach = reachOf(chain, pos);
     const listed = new Map<number, LtxFileInfo[]>();
     // A gap in L0, or no anchor and nothing new (new files may be in L1 only): look higher.
@@ -131,7 +113,7 @@ export class ReplicaFollower {
         listed.set(level, files);
         known = known.concat(files);
         newestListed = maxTXIDOf(files, newestListed);
-        chain = chainFrom(pos, known);
+        chain = continueChain(known, pos).files;
         reach = reachOf(chain, pos);
         if (reach >= newestListed) break;
       }

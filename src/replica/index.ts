@@ -7,5 +7,6 @@ export { buildPageIndex, fetchFileIndex, PageIndex, TAIL_BYTES, type PageIndexDa
 export { restore, RESTORE_CHUNK_BYTES, RESTORE_CONCURRENCY, type RestoreOptions, type RestoreProgress, type RestoreResult } from './restore.js';
 export { importDatabase, sqlitePageSize, type ImportOptions, type ImportResult } from './import.js';
 export { openReplicaStore, replicaStoreOptions } from './open.js';
+export { continueChain, type Continuation } from './chain.js';
 export { ReplicaFollower, type FollowUpdate, type FollowedFile, type FollowerOptions } from './follower.js';
 export { Poller, type PollerStats } from './poller.js';

@@ -82,14 +82,17 @@ export class RemotePages {
 
   /** Overlay newer files (in chain order) and forget the cached pages they change. */
   apply(files: readonly ChainFile[]): void {
-    for (const f of files) {
-      for (const pgno of this.index.apply(f.key, f.header, f.entries)) {
-        this.cache.delete(pgno);
-        if (this.#local !== null) this.#stale.set(pgno, f.header.maxTXID);
-      }
-    }
+    for (const f of files) this.overlay(f);
     this.cache.delete(1);
     this.epoch++;
+  }
+
+  /** One file into the index: its pages leave the cache and, until the local copy catches up, the copy. */
+  private overlay(f: ChainFile): void {
+    for (const pgno of this.index.apply(f.key, f.header, f.entries)) {
+      this.cache.delete(pgno);
+      if (this.#local !== null) this.#stale.set(pgno, f.header.maxTXID);
+    }
   }
 
   /**
@@ -97,10 +100,7 @@ export class RemotePages {
    * the buffer held these pages until now) and cache the pages we already hold.
    */
   applySynced(file: ChainFile, pages: ReadonlyMap<number, Uint8Array>): void {
-    for (const pgno of this.index.apply(file.key, file.header, file.entries)) {
-      this.cache.delete(pgno);
-      if (this.#local !== null) this.#stale.set(pgno, file.header.maxTXID);
-    }
+    this.overlay(file);
     this.warm(pages);
   }
 
