@@ -4,7 +4,7 @@
 // (a server between requests) until reads switch to the local copy, then once on local reads.
 // Reported per size: time to the first answer and to the whole first mix (from spawn and from
 // open), time to local speed (the switch), the mix's latency before and after the switch.
-// Same link as bench:hydrate (setup-hydrate.ts). Progress on stderr; JSON on stdout.
+// Same link as bench:hydrate (support/stage.ts). Progress on stderr; JSON on stdout.
 //
 //   npm run bench:boot                    (10 MiB, 100 MiB, 1 GiB)
 //   npx tsx bench/boot.ts --sizes 10MiB,100MiB
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_ROOT, accountOf } from './support/dataset.js';
 import { summarize } from './support/request-log.js';
-import { BANDWIDTH, LATENCY_MS, cpuMs, stageHydrate } from './support/setup-hydrate.js';
+import { BANDWIDTH, LATENCY_MS, cpuMs, stageReplicas } from './support/stage.js';
 import { lastJson, median, progress, round, runChild } from './support/stats.js';
 
 const SIZES: Record<string, number> = { '10MiB': 10 * 2 ** 20, '100MiB': 100 * 2 ** 20, '1GiB': 2 ** 30 };
@@ -42,7 +42,7 @@ interface BootOut {
 async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = os.loadavg().map((x) => round(x, 2));
-  const stage = await stageHydrate('boot', Object.fromEntries(sizes.map((s) => [s, SIZES[s]])), progress);
+  const stage = await stageReplicas('boot', Object.fromEntries(sizes.map((s) => [s, SIZES[s]])), progress);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ltxvfs-bench-boot-'));
   try {
     const results: Record<string, unknown> = {};

@@ -11,25 +11,17 @@
 //
 //   npm run bench:coldstart                       (or: npx tsx bench/coldstart.ts)
 //   npx tsx bench/coldstart.ts --sizes 100MiB --runs 3
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { importDatabase } from '../src/replica/index.js';
-import { S3Store } from '../src/storage/s3-store.js';
-import { ensureBuilt } from '../test/support/cli.js';
-import { FaultProxy } from '../test/support/fault-proxy.js';
-import { startRgw } from '../test/support/s3-server.js';
-import { BENCH_ROOT, accountOf, dataset, type Dataset } from './support/dataset.js';
-import { RequestLog, now, sequentialRoundTrips, summarize, type RequestRecord } from './support/request-log.js';
+import { BENCH_ROOT, accountOf, type Dataset } from './support/dataset.js';
+import { now, sequentialRoundTrips, summarize, type RequestRecord } from './support/request-log.js';
+import { BANDWIDTH, LATENCY_MS, stageReplicas } from './support/stage.js';
 import { lastJson, median, progress, round, runChild } from './support/stats.js';
 
 const SIZES: Record<string, number> = { '100MiB': 100 * 2 ** 20, '1GiB': 2 ** 30 };
-const LATENCY_MS = 20;
-const BANDWIDTH = 100 * 2 ** 20;
-const BUCKET = 'ltxvfs-bench';
 const CHILD = path.join(BENCH_ROOT, 'bench/support/coldstart-child.mjs');
 const DIST = path.join(BENCH_ROOT, 'dist');
 const CLI_MAIN = path.join(DIST, 'src/cli/main.js');
@@ -74,51 +66,10 @@ function sumStats(s: Record<string, { requests: number; bytes: number }> | undef
 async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = os.loadavg().map((x) => round(x, 2));
-  progress('[coldstart] building dist/ if stale');
-  ensureBuilt();
-  const data: Record<string, Dataset> = {};
-  for (const s of sizes) data[s] = dataset(`events-${s}`, SIZES[s], progress);
-
-  // memstore holds every object in RAM: room for the snapshots (~0.85x the databases) and slack.
-  process.env.RGW_MEMSTORE_BYTES ??= String(4 * 2 ** 30);
-  progress(`[coldstart] starting radosgw (memstore ${Number(process.env.RGW_MEMSTORE_BYTES) / 2 ** 30} GiB)`);
-  const rgw = await startRgw({ log: progress });
+  const stage = await stageReplicas('coldstart', Object.fromEntries(sizes.map((s) => [s, SIZES[s]])), progress);
+  const { data, snapshots, env, urlOf, log } = stage;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ltxvfs-coldstart-'));
-  let fault: FaultProxy | undefined;
-  let rec: RequestLog | undefined;
   try {
-    const credentials = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey };
-    const sdk = new S3Client({ endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true, credentials });
-    await sdk.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    sdk.destroy();
-
-    // Import straight into radosgw (no proxy): setup, not measured.
-    const snapshots: Record<string, { prefix: string; key: string; ltxBytes: number; importMs: number }> = {};
-    for (const s of sizes) {
-      const prefix = `coldstart-${s}`;
-      const store = new S3Store({ bucket: BUCKET, prefix, endpoint: rgw.endpoint, region: rgw.region, credentials, timeoutMs: 600_000 });
-      progress(`[coldstart] importing ${s} (${data[s].bytes} bytes) into s3://${BUCKET}/${prefix}`);
-      const r = await importDatabase(data[s].path, store);
-      await store.close();
-      snapshots[s] = { prefix, key: r.key, ltxBytes: r.ltxBytes, importMs: r.ms };
-      progress(`[coldstart]   snapshot ${r.ltxBytes} bytes (${((100 * r.ltxBytes) / r.dbBytes).toFixed(0)}% of the database) in ${(r.ms / 1000).toFixed(1)} s`);
-    }
-
-    // Latency from the FaultProxy; bandwidth from the recorder in front of it, whose pacing
-    // holds 100 MiB/s (the FaultProxy's delivers ~9 MB/s when set to it: request-log.ts).
-    fault = await FaultProxy.start(rgw.endpoint, { latencyMs: LATENCY_MS });
-    rec = await RequestLog.start(fault.endpoint, { bandwidthBytesPerSec: BANDWIDTH });
-    const log = rec;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: rgw.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey,
-      AWS_REGION: rgw.region,
-      LITESTREAM_LOG_LEVEL: 'warn',
-      NODE_NO_WARNINGS: '1',
-    };
-    const urlOf = (s: string, endpoint = log.endpoint) => `s3://${BUCKET}/${snapshots[s].prefix}?${new URLSearchParams({ endpoint, region: rgw.region, forcePathStyle: 'true' })}`;
-
     /** One child from spawn to first row; requests from the recorder up to that row. */
     const child = async (task: Record<string, unknown>, startAt = now()): Promise<{ out: ChildOut; sample: Sample }> => {
       const { stdout } = await runChild(process.execPath, [CHILD, JSON.stringify({ dist: DIST, ...task })], env);
@@ -173,21 +124,16 @@ async function main(): Promise<void> {
         // The same restore straight from radosgw (no latency, no pacing, no proxy CPU): once per size.
         if (run === 1) {
           const t = now();
-          await runChild(process.execPath, [CLI_MAIN, 'restore', urlOf(s, rgw.endpoint), '-o', out, '--force', '--json'], env);
+          await runChild(process.execPath, [CLI_MAIN, 'restore', urlOf(s, true), '-o', out, '--force', '--json'], env);
           const c0 = await child({ mode: 'local', dbPath: out, sql: 'SELECT * FROM events WHERE id = ?', params: [id] }, t);
           restoreDirectMs = c0.sample.ms;
           rmSync(out, { force: true });
         }
 
         // (d) one whole-object GET through the same proxies, from this process (no process start).
-        const floorStore = new S3Store({ bucket: BUCKET, prefix: snapshots[s].prefix, endpoint: log.endpoint, region: rgw.region, credentials, timeoutMs: 600_000 });
         log.clear();
-        startAt = now();
-        const whole = await floorStore.get(snapshots[s].key);
-        const floorMs = now() - startAt;
-        await floorStore.close();
-        if (whole.length !== snapshots[s].ltxBytes) throw new Error(`(d) got ${whole.length} bytes, expected ${snapshots[s].ltxBytes}`);
-        samples.d_floor.push({ ms: floorMs, requests: 1, bytes: whole.length, roundTrips: 1 });
+        const { ms: floorMs, bytes: floorBytes } = await stage.floor(s);
+        samples.d_floor.push({ ms: floorMs, requests: 1, bytes: floorBytes, roundTrips: 1 });
 
         progress(
           `[coldstart] ${s} run ${run}/${RUNS}: (a) ${a.sample.ms.toFixed(0)} ms ${a.sample.requests} req ${a.sample.roundTrips} seq, (b) ${b.sample.ms.toFixed(0)} ms, (c) ${c.sample.ms.toFixed(0)} ms, (d) ${floorMs.toFixed(0)} ms`,
@@ -237,9 +183,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
   } finally {
-    await rec?.close();
-    await fault?.close();
-    await rgw.stop();
+    await stage.close();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@
 // `ltxvfs restore` of the same replica and the single-stream floor (one whole-object GET of
 // the snapshot); then, after the switch, warm point lookups on the switched database vs the
 // same engine on a plain local file (`new Database(copy)`), rounds alternating.
-// Link: local radosgw behind 20 ms first byte and 100 MiB/s per connection (setup-hydrate.ts).
+// Link: local radosgw behind 20 ms first byte and 100 MiB/s per connection (support/stage.ts).
 // Progress on stderr; one JSON object on stdout.
 //
 //   npm run bench:hydrate                          (1 GiB)
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_ROOT } from './support/dataset.js';
 import { summarize } from './support/request-log.js';
-import { BANDWIDTH, LATENCY_MS, cpuMs, stageHydrate } from './support/setup-hydrate.js';
+import { BANDWIDTH, LATENCY_MS, cpuMs, stageReplicas } from './support/stage.js';
 import { lastJson, median, progress, round, runChild } from './support/stats.js';
 
 const SIZES: Record<string, number> = { '100MiB': 100 * 2 ** 20, '1GiB': 2 ** 30 };
@@ -60,7 +60,7 @@ interface HydrateOut {
 async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = os.loadavg().map((x) => round(x, 2));
-  const stage = await stageHydrate('hydrate', Object.fromEntries(sizes.map((s) => [s, SIZES[s]])), progress);
+  const stage = await stageReplicas('hydrate', Object.fromEntries(sizes.map((s) => [s, SIZES[s]])), progress);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ltxvfs-bench-hydrate-'));
   const { log } = stage;
   try {

@@ -1,4 +1,4 @@
-// The shared stage of bench:hydrate and bench:boot: a local radosgw (memstore raised for
+// The shared stage of bench:coldstart, bench:hydrate and bench:boot: a local radosgw (memstore raised for
 // 1 GiB), each dataset imported as a snapshot, and the link in front of it: the FaultProxy
 // for 20 ms first-byte latency, then the recording proxy pacing 100 MiB/s per connection
 // (request-log.ts). The proxies run in this process: their CPU is this process's CPU
@@ -16,9 +16,9 @@ export const LATENCY_MS = 20;
 export const BANDWIDTH = 100 * 2 ** 20;
 const BUCKET = 'ltxvfs-bench';
 
-export interface HydrateStage {
+export interface BenchStage {
   data: Record<string, Dataset>;
-  snapshots: Record<string, { prefix: string; key: string; ltxBytes: number }>;
+  snapshots: Record<string, { prefix: string; key: string; ltxBytes: number; importMs: number }>;
   log: RequestLog;
   env: NodeJS.ProcessEnv;
   /** The replica URL through the proxies (or straight to radosgw with `direct`). */
@@ -33,7 +33,7 @@ export const cpuMs = (): number => {
   return (u.user + u.system) / 1000;
 };
 
-export async function stageHydrate(name: string, sizes: Record<string, number>, progress: (line: string) => void): Promise<HydrateStage> {
+export async function stageReplicas(name: string, sizes: Record<string, number>, progress: (line: string) => void): Promise<BenchStage> {
   progress(`[${name}] building dist/ if stale`);
   ensureBuilt();
   const data: Record<string, Dataset> = {};
@@ -48,15 +48,15 @@ export async function stageHydrate(name: string, sizes: Record<string, number>, 
     const sdk = new S3Client({ endpoint: rgw.endpoint, region: rgw.region, forcePathStyle: true, credentials });
     await sdk.send(new CreateBucketCommand({ Bucket: BUCKET }));
     sdk.destroy();
-    const snapshots: HydrateStage['snapshots'] = {};
+    const snapshots: BenchStage['snapshots'] = {};
     for (const s of Object.keys(sizes)) {
       const prefix = `${name}-${s}`;
       const store = new S3Store({ bucket: BUCKET, prefix, endpoint: rgw.endpoint, region: rgw.region, credentials, timeoutMs: 600_000 });
       progress(`[${name}] importing ${s} (${data[s].bytes} bytes)`);
       const r = await importDatabase(data[s].path, store);
       await store.close();
-      snapshots[s] = { prefix, key: r.key, ltxBytes: r.ltxBytes };
-      progress(`[${name}]   snapshot ${r.ltxBytes} bytes in ${(r.ms / 1000).toFixed(1)} s`);
+      snapshots[s] = { prefix, key: r.key, ltxBytes: r.ltxBytes, importMs: r.ms };
+      progress(`[${name}]   snapshot ${r.ltxBytes} bytes (${((100 * r.ltxBytes) / r.dbBytes).toFixed(0)}% of the database) in ${(r.ms / 1000).toFixed(1)} s`);
     }
     fault = await FaultProxy.start(rgw.endpoint, { latencyMs: LATENCY_MS });
     log = await RequestLog.start(fault.endpoint, { bandwidthBytesPerSec: BANDWIDTH });
