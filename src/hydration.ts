@@ -1,14 +1,14 @@
 // Hydration beside an open database (LITESTREAM_HYDRATION_PATH): queries are served
-// remotely from the start while `hydrate()` (src/hydrate) builds a verified local
-// copy; the copy is then brought to the exact TXID the VFS serves and reads switch
+// remotely from the start while `hydrate()` (src/hydrate), in a worker thread of its
+// own (hydrate-thread.ts), builds a verified local copy; the copy is then brought to the exact TXID the VFS serves and reads switch
 // to it at a transaction boundary (the VFS's version queue). After the switch, every
 // transaction the VFS applies (polling, or the writer's own uploads) is applied to
 // the copy too; until then the pages it changed are read remotely, so a transaction
 // never mixes versions. Failures are retried with backoff, never given up on.
-import { applyLtxFiles, hydrate, isHydrationError, type HydratedFile, type HydrationProgress } from './hydrate/index.js';
+import { isHydrationError, type HydratedFile, type HydrationProgress } from './hydrate/index.js';
+import { HydrateThread } from './hydrate/hydrate-thread.js';
 import { log } from './log.js';
-import { continueChain, listReplica } from './replica/index.js';
-import type { ObjectStore } from './storage/object-store.js';
+import type { OpenStoreOptions } from './storage/open-store.js';
 import type { ReplicaVfs } from './vfs/replica-vfs.js';
 
 export type HydrationState = 'hydrating' | 'catching-up' | 'local' | 'retrying' | 'stopped';
@@ -33,7 +33,9 @@ export interface HydrationStatus {
 }
 
 export interface HydrationOptions {
-  store: ObjectStore;
+  /** The replica, opened again (with these options) by the hydrator's thread. */
+  url: string;
+  storeOptions: OpenStoreOptions;
   vfs: ReplicaVfs;
   path: string;
   /** How often to bring the local copy forward after the switch (ms). */
@@ -55,6 +57,7 @@ export class Hydration {
   #switchedAfter: number | null = null;
   #stopped = false;
   #abort = new AbortController();
+  readonly #thread: HydrateThread;
   #wake: (() => void) | null = null;
   #run: Promise<void> | null = null;
   #switched: { promise: Promise<void>; resolve: () => void };
@@ -64,6 +67,12 @@ export class Hydration {
     let resolve!: () => void;
     const promise = new Promise<void>((r) => (resolve = r));
     this.#switched = { promise, resolve };
+    this.#thread = new HydrateThread({ url: o.url, store: o.storeOptions, path: o.path, logLevel: String(log.level) }, (p) => {
+      // 99 at most until the switch: 100 means reads are local. Never backwards
+      // (the catch-up rounds start their own phases at 0).
+      this.#percent = Math.max(this.#percent, Math.min(99, p.percent));
+      this.o.onEvent?.({ type: 'progress', progress: p });
+    });
   }
 
   start(): void {
@@ -92,6 +101,7 @@ export class Hydration {
     this.#state = 'stopped';
     this.#abort.abort();
     this.#wake?.();
+    await this.#thread.close(); // aborts the call the loop waits on
     await this.#run?.catch(() => undefined);
   }
 
@@ -119,20 +129,10 @@ export class Hydration {
 
   /** Build (or resume, or reuse) the copy, bring it to the VFS's TXID, switch. */
   private async buildAndSwitch(): Promise<void> {
-    const { vfs, store } = this.o;
+    const { vfs } = this.o;
     if (vfs.pinned !== null) return this.sleep(this.o.followMs); // time travel: reads are not at the latest
     this.#state = 'hydrating';
-    let file = await hydrate({
-      store,
-      path: this.o.path,
-      signal: this.#abort.signal,
-      onProgress: (p) => {
-        // 99 at most until the switch: 100 means reads are local. Never backwards
-        // (the catch-up rounds start their own phases at 0).
-        this.#percent = Math.max(this.#percent, Math.min(99, p.percent));
-        this.o.onEvent?.({ type: 'progress', progress: p });
-      },
-    });
+    let file = await this.#thread.build();
     this.#file = file;
     this.#bytes += file.stats?.bytesFetched ?? 0;
     this.#state = 'catching-up';
@@ -187,12 +187,7 @@ export class Hydration {
    * whose readers would otherwise see pages of a version they have not reached).
    */
   private async bringForward(file: HydratedFile, target: bigint | null): Promise<HydratedFile> {
-    const files = await listReplica(this.o.store);
-    const chain = continueChain(files, file.txid, target ?? undefined);
-    if (chain.files.length === 0 || (target !== null && chain.txid !== target)) {
-      throw new Error(`hydration: no chain of files from TXID ${file.txid} to ${target ?? 'the latest'} in ${this.o.store.url}${chain.gap ? ' (a gap)' : ''}`);
-    }
-    const next = await applyLtxFiles(file, this.o.store, chain.files, { signal: this.#abort.signal });
+    const next = await this.#thread.forward(file, target);
     this.#file = next;
     return next;
   }

@@ -17,7 +17,7 @@ import { replicaStoreOptions } from './replica/open.js';
 import { PageIndex } from './replica/page-index.js';
 import { Poller, type PollerStats } from './replica/poller.js';
 import type { ObjectStore } from './storage/object-store.js';
-import { openStore } from './storage/open-store.js';
+import { openStore, type OpenStoreOptions } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
 import { READ_AHEAD_BYTES, ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
 import { Writer, type WriterStatus } from './writer.js';
@@ -231,7 +231,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
     }
     const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: config.writeEnabled ? store.stats() : sync.storeStats() };
     const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0) : follow(config, store, sync, plan!, index, openStats, t0, head);
-    if (config.hydrationPath !== null) startHydration(db, config, store, options.onHydration);
+    if (config.hydrationPath !== null) startHydration(db, config, storeOptions, options.onHydration);
     return db;
   } catch (err) {
     await Promise.allSettled([store.close(), sync.close()]);
@@ -308,9 +308,10 @@ function writerPragma(writer: Writer, sync: SyncStore, name: string, value: stri
   }
 }
 
-function startHydration(db: ReplicaDatabase, config: Config, store: ObjectStore, onEvent: ((e: HydrationEvent) => void) | undefined): void {
+function startHydration(db: ReplicaDatabase, config: Config, storeOptions: OpenStoreOptions, onEvent: ((e: HydrationEvent) => void) | undefined): void {
   const h = new Hydration({
-    store,
+    url: config.replicaUrl,
+    storeOptions,
     vfs: db.vfs,
     path: config.hydrationPath!,
     followMs: db.writeEnabled ? config.syncInterval : config.pollInterval,

@@ -1,25 +1,28 @@
-// Starting the worker thread from compiled code (dist/src/io/worker.js, plain node) or
-// from TypeScript source (src/io/worker.ts under vitest or tsx). Node 20 does not apply
-// `--import tsx` from a Worker's execArgv to the worker's entry (measured: "Unknown
-// file extension .ts"), so from source a tiny bootstrap loads the entry through tsx's
-// `tsImport`. tsx is a devDependency: only development takes that path.
+// Starting a worker thread (the I/O worker, the hydrator's) from compiled code
+// (dist/src/…/worker.js, plain node) or from TypeScript source (…/worker.ts under
+// vitest or tsx). Node 20 does not apply `--import tsx` from a Worker's execArgv to
+// the worker's entry (measured: "Unknown file extension .ts"), so from source a tiny
+// bootstrap loads the entry through tsx's `tsImport`. tsx is a devDependency: only
+// development takes that path.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
-/** Which worker entry this module will start: the compiled one next to it, else the source. */
-export function workerEntry(): { kind: 'compiled' | 'source'; url: URL } {
-  const compiled = new URL('./worker.js', import.meta.url);
+const IO_WORKER = new URL('./worker.js', import.meta.url);
+
+/** Which entry will start for `compiled` (a .js URL): that file when it exists, else the .ts beside it. */
+export function workerEntry(compiled: URL = IO_WORKER): { kind: 'compiled' | 'source'; url: URL } {
   if (existsSync(fileURLToPath(compiled))) return { kind: 'compiled', url: compiled };
-  const source = new URL('./worker.ts', import.meta.url);
+  const source = new URL(compiled.href.replace(/\.js$/, '.ts'));
   if (existsSync(fileURLToPath(source))) return { kind: 'source', url: source };
-  throw new Error(`io worker not found next to ${import.meta.url}`);
+  throw new Error(`worker ${fileURLToPath(compiled)} not found (nor its .ts source)`);
 }
 
-export function spawnWorker(options: WorkerOptions): Worker {
-  const entry = workerEntry();
+/** Start the worker at `compiled` (default: the I/O worker). */
+export function spawnWorker(options: WorkerOptions, compiled: URL = IO_WORKER): Worker {
+  const entry = workerEntry(compiled);
   // A worker inherits the process's execArgv; `--input-type` (from `node --input-type=module
   // -e …`) makes a file entry fail to load, so it is left out.
   options = { execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')), ...options };
