@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_ROOT, accountOf } from './support/dataset.js';
 import { summarize } from './support/request-log.js';
-import { BANDWIDTH, LATENCY_MS, cpuMs, stageReplicas } from './support/stage.js';
+import { BANDWIDTH, LATENCY_MS, cpuSince, stageReplicas } from './support/stage.js';
 import { lastJson, median, progress, round, runChild } from './support/stats.js';
 
 const SIZES: Record<string, number> = { '10MiB': 10 * 2 ** 20, '100MiB': 100 * 2 ** 20, '1GiB': 2 ** 30 };
@@ -51,14 +51,14 @@ async function main(): Promise<void> {
       const hpath = path.join(tmp, `boot-${s}.db`);
       const id = 1 + Math.floor(Math.random() * d.rows);
       const task = { dist: DIST, mode: 'boot', replicaUrl: stage.urlOf(s), hydrationPath: hpath, rows: d.rows, accounts: [{ id, account: accountOf(id) }] };
-      stage.log.clear();
-      const c0 = cpuMs();
+      await stage.link.clear();
+      const cpu0 = await stage.cpu();
       const spawnAt = performance.timeOrigin + performance.now();
       const o = lastJson<BootOut>((await runChild(process.execPath, [CHILD, JSON.stringify(task)], stage.env)).stdout);
       const at = (ms: number) => round(o.timeOrigin + ms - spawnAt);
       const remote = o.mixes.filter((m) => !m.local);
       const local = o.mixes.find((m) => m.local)!;
-      const sum = summarize(stage.log.records().filter((x) => x.start <= o.timeOrigin + o.switchedMs));
+      const sum = summarize((await stage.link.records()).filter((x) => x.start <= o.timeOrigin + o.switchedMs));
       results[s] = {
         dbBytes: d.bytes,
         ltxBytes: stage.snapshots[s].ltxBytes,
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
         requests: sum.requests,
         bytes: sum.bytes,
         childCpuMsToSwitch: round(o.cpuMsToSwitch),
-        proxyCpuMs: round(cpuMs() - c0),
+        stageCpuMs: cpuSince(cpu0, await stage.cpu()),
         hydrationErrors: o.events.errors,
       };
       progress(`[boot] ${s}: first answer ${at(o.firstAnswerMs)} ms from spawn, local speed at ${at(o.switchedMs)} ms; mix ${remote[0].ms.toFixed(0)} ms first, ${local.ms.toFixed(2)} ms local`);
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
           date: new Date().toISOString(),
           machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
           loadAverage: { before: loadBefore, after: os.loadavg().map((x) => round(x, 2)) },
-          link: { latencyMs: LATENCY_MS, bandwidthMiBpsPerConnection: BANDWIDTH / 2 ** 20, server: 'radosgw (memstore) on 127.0.0.1' },
+          link: { latencyMs: LATENCY_MS, bandwidthMiBpsPerConnection: BANDWIDTH / 2 ** 20, proxy: 'one hop in its own process (bench/support/link-server.ts)', server: 'radosgw (memstore) on 127.0.0.1' },
           results,
           totalSeconds: round((Date.now() - t0) / 1000),
         },

@@ -1,12 +1,12 @@
 // bench:coldstart — time from process start to the first row, on a replica in a local
-// radosgw behind the FaultProxy (20 ms first-byte latency, 100 MiB/s per connection,
+// radosgw behind the bench link (20 ms first-byte latency, 100 MiB/s per connection,
 // roughly S3 Standard seen from EC2), for databases of 100 MiB and 1 GiB:
 //   (a) open() + point lookup by rowid       (b) open() + lookup through an index
 //   (c) `ltxvfs restore` (the CLI), then open the local file with our engine and query
 //   (d) the copy floor: one whole-object GET of the snapshot (transfer only)
 // Every contender but (d) is a fresh `node` running the built package (dist/), from
-// spawn to its first row. Requests, bytes and sequential round trips come from a
-// recording proxy in front of the FaultProxy (bench/support/request-log.ts).
+// spawn to its first row. Requests, bytes and sequential round trips come from the link's
+// request log (bench/support/link-server.ts, one proxy hop in its own process).
 // Progress on stderr; one JSON object on stdout.
 //
 //   npm run bench:coldstart                       (or: npx tsx bench/coldstart.ts)
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = os.loadavg().map((x) => round(x, 2));
   const stage = await stageReplicas('coldstart', Object.fromEntries(sizes.map((s) => [s, SIZES[s]])), progress);
-  const { data, snapshots, env, urlOf, log } = stage;
+  const { data, snapshots, env, urlOf, link } = stage;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ltxvfs-coldstart-'));
   try {
     /** One child from spawn to first row; requests from the recorder up to that row. */
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       const { stdout } = await runChild(process.execPath, [CHILD, JSON.stringify({ dist: DIST, ...task })], env);
       const out = lastJson<ChildOut>(stdout);
       const firstRowAt = out.timeOrigin + out.firstRowMs;
-      const records = log.records().filter((r) => r.start >= startAt && r.start <= firstRowAt);
+      const records = (await link.records()).filter((r) => r.start >= startAt && r.start <= firstRowAt);
       const sum = summarize(records);
       return { out, sample: { ms: firstRowAt - startAt, requests: sum.requests, bytes: sum.bytes, roundTrips: sequentialRoundTrips(records) } };
     };
@@ -89,29 +89,29 @@ async function main(): Promise<void> {
       for (let run = 1; run <= RUNS; run++) {
         // Contenders take turns within a run, so drift on the machine hits them alike.
         const id = randomInt(1, d.rows + 1);
-        log.clear();
+        await link.clear();
         let startAt = now();
         const a = await child({ mode: 'open', replicaUrl: urlOf(s), sql: 'SELECT * FROM events WHERE id = ?', params: [id] }, startAt);
         if (a.out.row?.id !== id) throw new Error(`(a) rowid ${id}: wrong row ${JSON.stringify(a.out.row)}`);
-        a.sample.breakdown = breakdown(a.out, startAt, log.records());
-        a.sample.trace = trace(log.records().filter((r) => r.start <= a.out.timeOrigin + a.out.firstRowMs), startAt);
+        a.sample.breakdown = breakdown(a.out, startAt, await link.records());
+        a.sample.trace = trace((await link.records()).filter((r) => r.start <= a.out.timeOrigin + a.out.firstRowMs), startAt);
         samples.a_rowid.push(a.sample);
         checkStats(a.out, a.sample, `(a) ${s}`);
 
         const id2 = randomInt(1, d.rows + 1);
-        log.clear();
+        await link.clear();
         startAt = now();
         const b = await child({ mode: 'open', replicaUrl: urlOf(s), sql: 'SELECT * FROM events WHERE account = ?', params: [accountOf(id2)] }, startAt);
         if (b.out.row?.id !== id2) throw new Error(`(b) account of ${id2}: wrong row ${JSON.stringify(b.out.row)}`);
-        b.sample.breakdown = breakdown(b.out, startAt, log.records());
+        b.sample.breakdown = breakdown(b.out, startAt, await link.records());
         samples.b_index.push(b.sample);
 
         // (c) restore with the CLI, then a fresh process opens the file and queries.
         const out = path.join(tmp, `restored-${s}.db`);
-        log.clear();
+        await link.clear();
         startAt = now();
         const r = await runChild(process.execPath, [CLI_MAIN, 'restore', urlOf(s), '-o', out, '--force', '--json'], env);
-        const restoreRecords = log.records();
+        const restoreRecords = await link.records();
         const restored = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'), r.stdout.lastIndexOf('}') + 1)) as { ms: number; dbBytes: number };
         if (restored.dbBytes !== d.bytes) throw new Error(`(c) restore wrote ${restored.dbBytes} bytes, expected ${d.bytes}`);
         restoreMs.push(restored.ms);
@@ -130,8 +130,8 @@ async function main(): Promise<void> {
           rmSync(out, { force: true });
         }
 
-        // (d) one whole-object GET through the same proxies, from this process (no process start).
-        log.clear();
+        // (d) one whole-object GET through the same link, streamed, in a fresh process (timed from the GET, not the spawn).
+        await link.clear();
         const { ms: floorMs, bytes: floorBytes } = await stage.floor(s);
         samples.d_floor.push({ ms: floorMs, requests: 1, bytes: floorBytes, roundTrips: 1 });
 
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, memGiB: round(os.totalmem() / 2 ** 30) },
       // 1/5/15-minute load averages: above the core count, every figure includes waiting for a core.
       loadAverage: { before: loadBefore, after: os.loadavg().map((x) => round(x, 2)) },
-      link: { latencyMs: LATENCY_MS, bandwidthMiBps: BANDWIDTH / 2 ** 20, server: 'radosgw (memstore) on 127.0.0.1' },
+      link: { latencyMs: LATENCY_MS, bandwidthMiBps: BANDWIDTH / 2 ** 20, proxy: 'one hop in its own process (bench/support/link-server.ts)', server: 'radosgw (memstore) on 127.0.0.1' },
       runs: RUNS,
       results,
       importProbeMs: { ...probes, 'node -e "" (spawn to exit)': round(median(nodeOnly)) },

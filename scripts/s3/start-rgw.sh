@@ -12,6 +12,7 @@
 #   RGW_MEMSTORE_BYTES  OSD memstore capacity, RAM-backed (default 2 GiB)
 #   S3_ACCESS_KEY / S3_SECRET_KEY  fixed credentials of the created user
 #   RGW_NO_INSTALL=1    never apt-get install missing packages
+#   RGW_GLIBC_TUNABLES  glibc malloc tunables for the ceph daemons (default below; '' for glibc's own)
 # Prints S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY / S3_REGION on stdout and writes
 # them to $RGW_DIR/s3.env. Progress goes to stderr.
 set -euo pipefail
@@ -26,6 +27,14 @@ AK=${S3_ACCESS_KEY:-CIACCESSKEY0000000000}
 SK=${S3_SECRET_KEY:-cisecretkey0000000000000000000000000000}
 RGW_NAME=client.rgw.ci
 PACKAGES=(ceph-mon ceph-osd radosgw ceph-common)
+# The daemons (not the ceph CLIs) run with glibc malloc tuned for big GETs: by default every
+# multi-MiB buffer is a fresh mmap, returned on free, and first-touch page faults made
+# radosgw spend ~7 s CPU per GiB served; with mmap only above 256 MiB and no trim below
+# 4 GiB free it reuses its heap: ~1.1 s/GiB (256 MiB GET 2.0 s -> 0.43 s). Memory stays
+# sane: radosgw's RSS after a 1 GiB PUT and 4 GiB of GETs was 300 MiB (210 MiB untuned);
+# the OSD's is its memstore either way.
+TUNABLES=${RGW_GLIBC_TUNABLES-glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=4294967296}
+DAEMON_ENV=(env "GLIBC_TUNABLES=$TUNABLES")
 
 T0=$(date +%s%N)
 say() { printf '[start-rgw %5.1fs] %s\n' "$(( ($(date +%s%N) - T0) / 1000000 ))e-3" "$*" >&2; }
@@ -163,7 +172,7 @@ record_pid() {
 ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
 monmaptool --create --fsid "$FSID" --addv a "[v2:127.0.0.1:$MON_PORT]" "$DIR/monmap" >/dev/null
 ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/keyring"
-ceph-mon -c "$CONF" -i a
+"${DAEMON_ENV[@]}" ceph-mon -c "$CONF" -i a
 record_pid mon.a
 "${CEPH[@]}" mon stat >/dev/null
 say "mon up on 127.0.0.1:$MON_PORT (pid $(cat "$DIR/pids/mon.a.pid"))"
@@ -174,7 +183,7 @@ OSD_ID=$("${CEPH[@]}" osd new "$OSD_UUID")
 # the OSD mkfs fails without its data dir
 mkdir -p "$DIR/osd/ceph-$OSD_ID"
 ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$OSD_UUID" 2>/dev/null
-ceph-osd -c "$CONF" -i "$OSD_ID" 2>/dev/null
+"${DAEMON_ENV[@]}" ceph-osd -c "$CONF" -i "$OSD_ID" 2>/dev/null
 record_pid "osd.$OSD_ID"
 for i in $(seq 120); do
   "${CEPH[@]}" osd stat -f json | grep -q '"num_up_osds":1' && break
@@ -188,7 +197,7 @@ http_ok() { # GET / must answer 200 (anonymous ListAllMyBuckets)
   (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT" && printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
     IFS= read -r -t 5 line <&3 && [[ $line == HTTP/1.?\ 200* ]]) 2>/dev/null
 }
-radosgw -c "$CONF" -n "$RGW_NAME"
+"${DAEMON_ENV[@]}" radosgw -c "$CONF" -n "$RGW_NAME"
 record_pid "$RGW_NAME"
 for i in $(seq 600); do http_ok && break; sleep 0.1; done
 http_ok || die "radosgw not answering on 127.0.0.1:$S3_PORT"
