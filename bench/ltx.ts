@@ -1,6 +1,7 @@
-// bench:ltx — LTX encode/decode throughput of a ~100 MiB SQLite database, and the
-// LZ4 block codecs we could use, on 4 KiB pages. Each contender runs in a fresh
-// process; every figure is the median of RUNS runs. Prints one JSON object.
+// bench:ltx — LTX encode/decode throughput of a ~100 MiB SQLite database, the
+// LZ4 block codecs we could use, on 4 KiB pages, and CRC-64 on 64 MiB. Each
+// contender runs in a fresh process; every figure is the median of RUNS runs.
+// Prints one JSON object.
 //
 //   npm run bench:ltx            (generates the database under the OS temp dir)
 //   npm run bench:ltx -- --mib 20   (smaller database, for a quick look)
@@ -13,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { decodeLtx, encodeLtx } from '../src/ltx/index.js';
+import { Crc64, LtxDecoder, decodeLtx, encodeLtx } from '../src/ltx/index.js';
 import { lz4CompressBlock, lz4CompressBound, lz4DecompressBlock } from '../src/ltx/lz4.js';
 
 const require = createRequire(import.meta.url);
@@ -180,7 +181,33 @@ function ltxWorker(dbFile: string): unknown {
   let file = encodeLtx(header, pages).bytes;
   const encode = rate(img.length, () => (file = encodeLtx(header, pages).bytes));
   const decode = rate(img.length, () => decodeLtx(file));
-  return { databaseBytes: img.length, pages: commit, ltxBytes: file.length, encode, decode };
+  // As restore reads a GET body: 1 MiB chunks, each page dropped once written.
+  const decodeStream = rate(img.length, () => {
+    const d = new LtxDecoder();
+    for (let at = 0; at < file.length; at += 1 << 20) d.write(file.subarray(at, at + (1 << 20)));
+    d.end();
+  });
+  return { databaseBytes: img.length, pages: commit, ltxBytes: file.length, encode, decode, decodeStream };
+}
+
+// CRC-64 over 64 MiB of the database: one update call, 4 KiB pages, and LTX frames
+// as the decoder hashes them (10-byte prefix, then updatePage: file CRC + page checksum).
+function crcWorker(dbFile: string): unknown {
+  const img = new Uint8Array(readFileSync(dbFile)).subarray(0, 64 << 20);
+  const n = img.length;
+  const prefix = new Uint8Array(10);
+  return {
+    bytes: n,
+    oneCall: rate(n, () => new Crc64().update(img).digest()),
+    pages4KiB: rate(n, () => {
+      const c = new Crc64();
+      for (let at = 0; at < n; at += PAGE) c.update(img, at, at + PAGE);
+    }),
+    framesWithPageChecksum: rate(n, () => {
+      const c = new Crc64();
+      for (let at = 0; at < n; at += PAGE) c.update(prefix).updatePage(at / PAGE + 1, img.subarray(at, at + PAGE));
+    }),
+  };
 }
 
 /** Median, field by field, of the numeric leaves of several rounds' results. */
@@ -200,7 +227,7 @@ function runWorker(args: string[]): unknown {
 
 const { values } = parseArgs({ options: { worker: { type: 'string' }, db: { type: 'string' }, mib: { type: 'string', default: '100' } } });
 if (values.worker) {
-  const r = values.worker === 'ltx' ? ltxWorker(values.db!) : codecWorker(values.worker, values.db!);
+  const r = values.worker === 'ltx' ? ltxWorker(values.db!) : values.worker === 'crc64' ? crcWorker(values.db!) : codecWorker(values.worker, values.db!);
   process.stdout.write(JSON.stringify(r));
 } else {
   const mib = Number(values.mib);
@@ -213,6 +240,7 @@ if (values.worker) {
   for (let r = 0; r < ROUNDS; r++) for (const name of names) rounds[name].push(runWorker(['--worker', name, '--db', dbFile]));
   const lz4 = Object.fromEntries(names.map((n) => [n, medianRound(rounds[n])]));
   const ltxRounds = Array.from({ length: ROUNDS }, () => runWorker(['--worker', 'ltx', '--db', dbFile]));
+  const crcRounds = Array.from({ length: ROUNDS }, () => runWorker(['--worker', 'crc64', '--db', dbFile]));
   const result = {
     bench: 'ltx',
     date: new Date().toISOString(),
@@ -222,7 +250,11 @@ if (values.worker) {
     rounds: ROUNDS,
     loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))),
     statistic: 'MB/s = 10^6 bytes of uncompressed pages per second; wall = elapsed time, cpu = process CPU time; median of runs, then median of rounds',
-    ltx: { what: 'whole-file encodeLtx / decodeLtx of the database as one snapshot: LZ4, CRC-64 file checksum, index', ...(medianRound(ltxRounds) as object) },
+    ltx: {
+      what: 'whole-file encodeLtx / decodeLtx of the database as one snapshot: LZ4, CRC-64 file and page checksums, index; decode keeps all pages (fresh memory), decodeStream feeds 1 MiB chunks and drops pages',
+      ...(medianRound(ltxRounds) as object),
+    },
+    crc64: { what: 'Crc64 over the first 64 MiB of the database', ...(medianRound(crcRounds) as object) },
     lz4PerPage4KiB: lz4,
     chosen: 'ltxvfs-js (src/ltx/lz4.ts)',
   };

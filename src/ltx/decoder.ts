@@ -11,6 +11,7 @@ import {
   HEADER_SIZE,
   INDEX_SIZE_FIELD,
   type LtxHeader,
+  PAGE_FLAG_LZ4_BLOCK,
   type LtxTrailer,
   PAGE_HEADER_SIZE,
   SIZE_PREFIX_SIZE,
@@ -22,7 +23,7 @@ import {
   validateTrailer,
 } from './header.js';
 import { type PageIndexEntry, readUvarint } from './page-index.js';
-import { type PageEncoding, frameBytesNeeded, readPageFrame } from './page-frame.js';
+import { type PageEncoding, frameBytesNeeded, maxBlockSize, readPageFrame } from './page-frame.js';
 
 export interface DecodedPage {
   pgno: number;
@@ -46,6 +47,9 @@ export interface LtxSummary {
 }
 
 type State = 'header' | 'pages' | 'index' | 'size' | 'trailer' | 'done';
+
+// Input joined onto bytes left over at a chunk boundary when the next step's need is unknown.
+const JOIN_MIN = 4096;
 
 export class LtxDecoder {
   private state: State = 'header';
@@ -80,10 +84,12 @@ export class LtxDecoder {
     this.pendingLen += chunk.length;
     // Joining is a copy; skip it (and the parse attempt) until enough bytes are here.
     if (this.avail() + this.pendingLen < this.want) return [];
-    this.join();
     const out: DecodedPage[] = [];
     try {
-      while (this.step(out));
+      do {
+        this.join(false);
+        while (this.step(out));
+      } while (this.pendingLen > 0 && this.avail() + this.pendingLen >= this.want);
     } catch (err) {
       this.failure = err instanceof LtxError ? err : wrapLtxError('decode', err);
       throw this.failure;
@@ -91,30 +97,42 @@ export class LtxDecoder {
     return out;
   }
 
-  private join(): void {
+  // Make pending input parseable. Without leftover bytes the next chunk becomes the
+  // buffer as is. With leftovers (a frame cut by a chunk boundary), copy them plus
+  // only what the next step needs (`want`, else JOIN_MIN), not the whole next chunk:
+  // copying every multi-MiB range of a streamed file into fresh memory was slow, and
+  // a frame that ends exactly where the copy does lets the rest go uncopied.
+  // `all` (end of input) joins everything.
+  private join(all: boolean): void {
+    if (this.pending.length === 0) return;
     const rest = this.buf.subarray(this.pos);
-    if (rest.length === 0 && this.pending.length === 1) {
-      this.buf = this.pending[0];
+    if (rest.length === 0 && (this.pending.length === 1 || !all)) {
+      this.buf = this.pending.shift()!;
+      this.pendingLen -= this.buf.length;
     } else {
-      const joined = new Uint8Array(rest.length + this.pendingLen);
+      const take = all ? this.pendingLen : Math.min(this.pendingLen, this.want > rest.length ? this.want - rest.length : JOIN_MIN);
+      const joined = new Uint8Array(rest.length + take);
       joined.set(rest);
       let at = rest.length;
-      for (const c of this.pending) {
-        joined.set(c, at);
-        at += c.length;
+      while (at < joined.length) {
+        const c = this.pending[0];
+        const n = Math.min(c.length, joined.length - at);
+        joined.set(n === c.length ? c : c.subarray(0, n), at);
+        at += n;
+        if (n === c.length) this.pending.shift();
+        else this.pending[0] = c.subarray(n);
       }
+      this.pendingLen -= take;
       this.buf = joined;
     }
     this.pos = 0;
-    this.pending = [];
-    this.pendingLen = 0;
     this.want = 0;
   }
 
   /** Declare the input complete: checks for truncation and returns what was read. */
   end(): LtxSummary {
     if (this.failure) throw this.failure;
-    this.join();
+    this.join(true);
     if (this.state !== 'done') {
       const where = { header: 'the header', pages: 'the page frames', index: 'the index', size: 'the index size field', trailer: 'the trailer', done: '' }[this.state];
       this.failure = new LtxError('LTX_TRUNCATED', `decode: file ends inside ${where} at offset ${this.offset + this.buf.length - this.pos}`);
@@ -141,12 +159,15 @@ export class LtxDecoder {
     return this.buf.length - this.pos;
   }
 
-  private consume(n: number, hash = true): Uint8Array {
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    if (hash) this.crc.update(b);
+  // Hash n bytes into the file checksum and move past them.
+  private consume(n: number): void {
+    this.crc.update(this.buf, this.pos, this.pos + n);
+    this.skip(n);
+  }
+
+  private skip(n: number): void {
     this.pos += n;
     this.offset += n;
-    return b;
   }
 
   // One parse step; returns false when more input is needed.
@@ -185,39 +206,53 @@ export class LtxDecoder {
   private stepPage(out: DecodedPage[]): boolean {
     if (this.avail() < PAGE_HEADER_SIZE) return this.wait(PAGE_HEADER_SIZE);
     const h = this.hdr!;
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, PAGE_HEADER_SIZE);
-    const pgno = v.getUint32(0);
-    const flags = v.getUint16(4);
+    const b = this.buf;
+    const at = this.pos;
+    const pgno = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+    const flags = (b[at + 4] << 8) | b[at + 5];
     if (pgno === 0 && flags === 0) return this.endMarker();
     const frameOffset = this.offset;
-    if (pgno !== 0) {
-      const bad = (m: string) => new LtxError('LTX_BAD_PAGE', `decode page ${pgno} at offset ${frameOffset}: ${m}`);
-      if (pgno > h.commit) throw bad(`beyond commit ${h.commit}`);
-      if (pgno === this.lock) throw bad('is the lock page');
-      if (pgno <= this.lastPgno) throw bad(`follows page ${this.lastPgno} (pages must ascend)`);
-      if (isSnapshot(h) && pgno !== this.nextSnapshotPage()) throw bad(`snapshot skips page ${this.nextSnapshotPage()}`);
+    if (pgno !== 0) this.checkPageOrder(h, pgno, frameOffset);
+    if (flags === PAGE_FLAG_LZ4_BLOCK && pgno !== 0) {
+      // Wait for the whole frame here: letting readPageFrame throw LTX_TRUNCATED at
+      // every chunk boundary cost a stack trace each. Bad sizes fall through to it.
+      if (this.avail() < PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE) return this.wait(PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE);
+      const n = ((b[at + 6] << 24) | (b[at + 7] << 16) | (b[at + 8] << 8) | b[at + 9]) >>> 0;
+      const size = PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE + n;
+      if (n > 0 && n <= maxBlockSize(h.pageSize) && this.avail() < size) return this.wait(size);
     }
     const page = (this.page ??= new Uint8Array(h.pageSize));
     let f;
     try {
-      f = readPageFrame(this.buf, this.pos, page);
+      f = readPageFrame(b, at, page);
     } catch (err) {
-      const need = frameBytesNeeded(this.buf, this.pos, err);
+      const need = frameBytesNeeded(b, at, err);
       if (need > 0) {
-        this.want = need - this.pos;
+        this.want = need - at;
         return false;
       }
       throw wrapLtxError(`decode page ${pgno} at offset ${frameOffset}`, err);
     }
     const prefix = f.encoding === 'lz4-block' ? PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE : PAGE_HEADER_SIZE;
-    this.crc.update(this.buf, this.pos, this.pos + prefix).update(page);
-    this.consume(f.size, false);
-    if (hasChecksums(h)) this.dbSum.addPage(pgno, page);
+    this.crc.update(b, at, at + prefix);
+    // One pass over the page feeds the file checksum and gives the page checksum.
+    if (hasChecksums(h)) this.dbSum.toggle(this.crc.updatePage(pgno, page));
+    else this.crc.update(page);
+    this.skip(f.size);
     this.frames.push({ pgno, offset: frameOffset, size: f.size, encoding: f.encoding, compressedSize: f.compressedSize });
     this.lastPgno = pgno;
     this.page = undefined;
     out.push({ pgno, data: page });
     return true;
+  }
+
+  private checkPageOrder(h: LtxHeader, pgno: number, frameOffset: number): void {
+    let problem: string | undefined;
+    if (pgno > h.commit) problem = `beyond commit ${h.commit}`;
+    else if (pgno === this.lock) problem = 'is the lock page';
+    else if (pgno <= this.lastPgno) problem = `follows page ${this.lastPgno} (pages must ascend)`;
+    else if (isSnapshot(h) && pgno !== this.nextSnapshotPage()) problem = `snapshot skips page ${this.nextSnapshotPage()}`;
+    if (problem) throw new LtxError('LTX_BAD_PAGE', `decode page ${pgno} at offset ${frameOffset}: ${problem}`);
   }
 
   private nextSnapshotPage(): number {
@@ -268,7 +303,7 @@ export class LtxDecoder {
     const t: LtxTrailer = { postApplyChecksum: v.getBigUint64(0), fileChecksum: v.getBigUint64(8) };
     validateTrailer(h, t);
     this.crc.update(this.buf, this.pos, this.pos + 8);
-    this.consume(TRAILER_SIZE, false);
+    this.skip(TRAILER_SIZE);
     const want = CHECKSUM_FLAG | this.crc.digest();
     if (t.fileChecksum !== want) {
       throw new LtxError('LTX_CHECKSUM_MISMATCH', `decode: file checksum mismatch: trailer has ${hex64(t.fileChecksum)}, content gives ${hex64(want)}`);

@@ -104,8 +104,10 @@ export class LtxEncoder {
     }
     const at = this.used;
     const size = writePageFrame(this.arena, at, pgno, data);
-    this.crc.update(this.arena, at, at + PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE).update(data);
-    if (hasChecksums(h)) this.dbSum.addPage(pgno, data);
+    this.crc.update(this.arena, at, at + PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE);
+    // One pass over the page feeds the file checksum and gives the page checksum.
+    if (hasChecksums(h)) this.dbSum.toggle(this.crc.updatePage(pgno, data));
+    else this.crc.update(data);
     this.index.push({ pgno, offset: this.offset, size });
     this.used += size;
     this.offset += size;

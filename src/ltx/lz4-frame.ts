@@ -4,7 +4,7 @@
 // optional block checksums, end mark, and the content checksum when flagged.
 
 import { LtxError } from './errors.js';
-import { lz4DecompressBlock } from './lz4.js';
+import { lz4DecompressBlock, lz4DecompressBlockUpTo } from './lz4.js';
 
 const FRAME_MAGIC = 0x184d2204;
 const P1 = 2654435761;
@@ -27,15 +27,17 @@ export function xxh32(data: Uint8Array, start = 0, end = data.length): number {
   let i = start;
   let h: number;
   if (len >= 16) {
+    // Legacy frames carry a content checksum over every page: this loop is hot.
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let v1 = (P1 + P2) | 0;
     let v2 = P2 | 0;
     let v3 = 0;
     let v4 = -P1 | 0;
     for (; i + 16 <= end; i += 16) {
-      v1 = Math.imul(rotl((v1 + Math.imul(u32le(data, i), P2)) | 0, 13), P1);
-      v2 = Math.imul(rotl((v2 + Math.imul(u32le(data, i + 4), P2)) | 0, 13), P1);
-      v3 = Math.imul(rotl((v3 + Math.imul(u32le(data, i + 8), P2)) | 0, 13), P1);
-      v4 = Math.imul(rotl((v4 + Math.imul(u32le(data, i + 12), P2)) | 0, 13), P1);
+      v1 = Math.imul(rotl((v1 + Math.imul(dv.getInt32(i, true), P2)) | 0, 13), P1);
+      v2 = Math.imul(rotl((v2 + Math.imul(dv.getInt32(i + 4, true), P2)) | 0, 13), P1);
+      v3 = Math.imul(rotl((v3 + Math.imul(dv.getInt32(i + 8, true), P2)) | 0, 13), P1);
+      v4 = Math.imul(rotl((v4 + Math.imul(dv.getInt32(i + 12, true), P2)) | 0, 13), P1);
     }
     h = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0;
   } else {
@@ -157,8 +159,26 @@ function decodeBlockUnknownLength(
   at: number,
   windowStart: number,
 ): number {
-  // Measure the output length from the sequence lengths alone (no copying), bounded by
-  // the room left, then run the strict decoder on exactly that range.
+  // One pass does it for valid blocks. A bad block is decoded again the careful way
+  // (measure, then exact-length strict decode) only to report the error as before.
+  try {
+    return lz4DecompressBlockUpTo(src, s, e, dst, at, windowStart);
+  } catch (err) {
+    if (!(err instanceof LtxError)) throw err;
+  }
+  return decodeBlockCarefully(src, s, e, dst, at, windowStart);
+}
+
+// Measure the output length from the sequence lengths alone (no copying), bounded by
+// the room left, then run the strict decoder on exactly that range.
+function decodeBlockCarefully(
+  src: Uint8Array,
+  s: number,
+  e: number,
+  dst: Uint8Array,
+  at: number,
+  windowStart: number,
+): number {
   let ip = s;
   let produced = 0;
   const room = dst.length - at;

@@ -19,6 +19,11 @@ export interface DecodedFrame {
   compressedSize: number | null;
 }
 
+// Big-endian u32 at buf[at] (the caller has checked the bounds).
+function u32be(buf: Uint8Array, at: number): number {
+  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
+}
+
 /** Largest N the current encoding may carry for one page (LZ4's worst case). */
 export function maxBlockSize(pageSize: number): number {
   return lz4CompressBound(pageSize);
@@ -49,13 +54,12 @@ export function writePageFrame(out: Uint8Array, at: number, pgno: number, page: 
  */
 export function readPageFrame(buf: Uint8Array, at: number, page: Uint8Array): DecodedFrame {
   if (buf.length - at < PAGE_HEADER_SIZE) throw new LtxError('LTX_TRUNCATED', 'page header: input ends inside it');
-  const v = new DataView(buf.buffer, buf.byteOffset + at, Math.min(buf.length - at, PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE));
-  const pgno = v.getUint32(0);
-  const flags = v.getUint16(4);
+  const pgno = u32be(buf, at);
+  const flags = (buf[at + 4] << 8) | buf[at + 5];
   if (pgno === 0) throw new LtxError('LTX_BAD_PAGE', `page header: pgno 0 with flags 0x${flags.toString(16)} (only flags 0 end the page block)`);
   if (flags === PAGE_FLAG_LZ4_BLOCK) {
     if (buf.length - at < PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE) throw new LtxError('LTX_TRUNCATED', 'page header: input ends inside the size field');
-    const n = v.getUint32(PAGE_HEADER_SIZE);
+    const n = u32be(buf, at + PAGE_HEADER_SIZE);
     if (n === 0 || n > maxBlockSize(page.length)) {
       throw new LtxError('LTX_BAD_PAGE', `page ${pgno}: block size ${n} is outside 1..${maxBlockSize(page.length)}`);
     }
@@ -87,11 +91,21 @@ export function frameBytesNeeded(buf: Uint8Array, at: number, err: unknown): num
 }
 
 /**
- * Decode exactly one frame's bytes (as range-read by its index entry) into a new page.
- * Strict: the frame must use every byte given, and `expectPgno` (if given) must match.
+ * Decode exactly one frame's bytes (as range-read by its index entry) into a new page,
+ * or into `into` (pageSize bytes, e.g. a slice of a larger output buffer: fresh memory
+ * is slow, so callers that write pages out right away can reuse one). Strict: the
+ * frame must use every byte given, and `expectPgno` (if given) must match.
  */
-export function decodePageFrame(frame: Uint8Array, pageSize: number, expectPgno?: number): { pgno: number; data: Uint8Array } {
-  const data = new Uint8Array(pageSize);
+export function decodePageFrame(
+  frame: Uint8Array,
+  pageSize: number,
+  expectPgno?: number,
+  into?: Uint8Array,
+): { pgno: number; data: Uint8Array } {
+  if (into !== undefined && into.length !== pageSize) {
+    throw new RangeError(`decodePageFrame: output buffer is ${into.length} bytes, page size is ${pageSize}`);
+  }
+  const data = into ?? new Uint8Array(pageSize);
   const f = readPageFrame(frame, 0, data);
   if (f.size !== frame.length) {
     throw new LtxError('LTX_BAD_PAGE', `page ${f.pgno}: frame is ${f.size} bytes but ${frame.length} were given`);
