@@ -1,13 +1,16 @@
 // `open()`: a replica in object storage as a SQLite database. Starts the
 // synchronous store bridge (src/io), lists the replica, plans the restore, builds
-// the page index from the plan's files' tails (in parallel), and registers a
-// ReplicaVfs under a name of its own; SQLite then reads pages on demand.
+// the page index from the plan's files' tails (in parallel; the engine warms up
+// meanwhile), and registers a ReplicaVfs under a name of its own; reads the schema
+// and starts prefetching the level below the B-tree roots; SQLite then reads pages
+// on demand.
 // Read-only, it follows the replica: a Poller applies new transactions between
 // read transactions. With writeEnabled it is the single writer (./writer.ts):
 // commits go to a durable local buffer and are shipped by the syncer. Background
 // work stops in `close()` (a writer flushes first).
 import { loadConfig, type Config, type OpenOptions } from './config.js';
 import { Database, registerVfs } from './engine/index.js';
+import { warmUpEngine } from './engine/warm-up.js';
 import { SQLITE_ERROR } from './vfs/codes.js';
 import { VfsError } from './vfs/vfs.js';
 import { SyncStore } from './io/index.js';
@@ -216,9 +219,15 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
     if (!config.writeEnabled) {
       // Read-only: the worker lists and reads the tails, so the SDK loads once, there,
       // and the main thread's store (the poller's) stays unloaded until its first poll.
-      const planned = sync.planSync({ headBytes: READ_AHEAD_BYTES });
-      ({ plan, index } = planned);
-      head = planned.head;
+      // Meanwhile (worker start-up, round trips, tail parsing) this thread compiles
+      // what the first query runs, instead of idling.
+      const planned = sync.planLater({ headBytes: READ_AHEAD_BYTES });
+      try {
+        warmUpEngine(() => planned.ready()); // stops early when the plan is there first
+      } catch (err) {
+        log.warn({ err }, 'open: the engine warm-up failed; the first query compiles what it needs instead');
+      }
+      ({ plan, index, head } = planned.take());
     } else {
       try {
         plan = await planRestore(store);
@@ -257,8 +266,9 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
   });
   registerVfs(vfs);
   if (head !== null) vfs.seed(head.key, head.bytes);
-  openStats.ms = performance.now() - t0;
   const database: ReplicaDatabase = (db = new ReplicaDatabase(vfs, sync, store, plan, openStats, true)); // open() closes the stores if this throws
+  loadSchema(database);
+  openStats.ms = performance.now() - t0;
   poller = new Poller(store, vfs, config.pollInterval, index.pageSize);
   database.setPoller(poller);
   poller.start();
@@ -288,6 +298,23 @@ async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: 
   }
   db.setWriter(writer);
   return db;
+}
+
+/**
+ * Read page 1 and the schema now, from the snapshot's head that came with the plan
+ * (seeded: no round trip when the schema lies in its first 256 KiB), so that the
+ * first query starts at its own pages; and start prefetching the level below the
+ * roots. A failure is left for the first query to report, as it would without this.
+ */
+function loadSchema(db: ReplicaDatabase): void {
+  try {
+    const roots = db.all('SELECT rootpage FROM sqlite_schema WHERE rootpage > 0').map((r) => Number(r.rootpage));
+    // The level below each root, fetched while the application starts its first query:
+    // a cold lookup then costs one round trip less (root → child → … → leaf).
+    db.vfs.prefetchBelow([1, ...roots]);
+  } catch (err) {
+    log.debug({ err }, 'open: reading the schema failed; the first query will report it');
+  }
 }
 
 /** Write mode's own pragmas. */

@@ -1,7 +1,7 @@
 // The synchronous half of the bridge: post a request to the I/O worker and block the
 // calling thread until its answer is on the port, with a deadline, a heartbeat check
 // and worker replacement. Only one request is outstanding at a time (the caller is
-// blocked), and every answer carries the request's sequence number: anything else
+// blocked, or holds the PendingCall of `post`), and every answer carries the request's sequence number: anything else
 // found on the port (a forged or late answer) is dropped, never returned.
 //
 // Waiting: a bounded spin on the EVENT word first (an answer from a warm worker comes
@@ -50,6 +50,13 @@ export interface BridgeStats {
   dropped: number;
 }
 
+/** A request on its way: `wait()` blocks until its answer (and returns it again when called again). */
+export interface PendingCall {
+  wait(): Response;
+  /** True once the answer is here (taken off the port, kept for `wait()`); never blocks. */
+  ready(): boolean;
+}
+
 interface Handle {
   worker: Worker;
   port: MessagePort;
@@ -65,6 +72,7 @@ export class Bridge {
   private readonly options: BridgeOptions;
   private handle: Handle | null;
   private seq = 0;
+  private inFlight: { settle(): void } | null = null; // the posted request whose answer is not taken yet
   private base: StoreStats | undefined; // counters of replaced workers
   private closed = false;
   private readonly counts: BridgeStats = { calls: 0, restarts: 0, failures: { IO_TIMEOUT: 0, IO_WORKER_HUNG: 0, IO_WORKER_DIED: 0 }, dropped: 0 };
@@ -76,14 +84,57 @@ export class Bridge {
 
   /** Send one request and block until its answer; `rounds` multiplies the deadline (`timeoutMs`, default the bridge's). */
   call(request: Request, rounds = 1, timeoutMs = this.options.timeoutMs): Response {
+    return this.post(request, rounds, timeoutMs).wait();
+  }
+
+  /**
+   * Send one request now and take its answer later: the caller's thread works
+   * meanwhile (open() warms the engine up while the worker plans; a prefetch lands
+   * while the application starts its first query). Sending another request first
+   * waits for this one's answer and keeps it for `wait()`. The deadline runs from now.
+   */
+  post(request: Request, rounds = 1, timeoutMs = this.options.timeoutMs): PendingCall {
     if (this.closed) throw new IoError('IO_CLOSED', `io: ${this.options.url} is closed`);
+    this.inFlight?.settle(); // one outstanding request at a time
     this.counts.calls++;
     const h = this.current();
     const seq = ++this.seq;
     h.port.postMessage({ ...request, seq } satisfies Envelope);
-    const what = describe(request);
     const started = performance.now();
-    let deadline = started + timeoutMs * rounds;
+    let outcome: { answer: Response } | { error: unknown } | undefined;
+    const settle = (): void => {
+      if (outcome !== undefined) return;
+      try {
+        outcome = { answer: this.waitFor(h, seq, describe(request), started, timeoutMs * rounds) };
+      } catch (error) {
+        outcome = { error };
+      } finally {
+        if (this.inFlight === call) this.inFlight = null;
+      }
+    };
+    const call = { settle };
+    this.inFlight = call;
+    return {
+      wait: () => {
+        settle();
+        if ('error' in outcome!) throw outcome.error;
+        return outcome!.answer;
+      },
+      ready: () => {
+        if (outcome === undefined && this.handle === h) {
+          const answer = this.drain(h, seq);
+          if (answer !== null) {
+            outcome = { answer };
+            if (this.inFlight === call) this.inFlight = null;
+          }
+        }
+        return outcome !== undefined;
+      },
+    };
+  }
+
+  private waitFor(h: Handle, seq: number, what: string, started: number, limitMs: number): Response {
+    let deadline = started + limitMs;
     let spun = false;
     for (;;) {
       const event = Atomics.load(h.control, EVENT); // read before draining: no lost wake-up
@@ -92,7 +143,7 @@ export class Bridge {
       const now = performance.now();
       const state = Atomics.load(h.control, STATE);
       // The deadline runs from when the worker is up; starting is bounded by hangMs.
-      if (state === STARTING) deadline = now + timeoutMs * rounds;
+      if (state === STARTING) deadline = now + limitMs;
       if (state === EXITED) {
         const code = Atomics.load(h.control, EXIT_CODE);
         throw this.fail(h, 'IO_WORKER_DIED', `io worker exited with code ${code} during ${what} (request ${seq})`, started);

@@ -57,6 +57,13 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** A plan built by the worker: the files, their page index, and the snapshot's first bytes when asked for. */
+export interface PlanAnswer {
+  plan: RestorePlan;
+  index: PageIndex;
+  head: { key: string; bytes: Uint8Array } | null;
+}
+
 export class SyncStore {
   readonly url: string;
   private readonly bridge: Bridge;
@@ -86,13 +93,23 @@ export class SyncStore {
 
   /** Several gets run in parallel by the worker, one wait; throws the first failure (by position). */
   getManySync(items: readonly GetItem[], options: CallOptions = {}): Uint8Array[] {
-    if (items.length === 0) return [];
+    return this.getManyLater(items, options)();
+  }
+
+  /**
+   * `getManySync` started now, taken later: the function returned blocks until the
+   * bytes are there (throwing the first failure). Any other call meanwhile first waits
+   * for these answers and keeps them, so a prefetch never gets in the way of a read.
+   */
+  getManyLater(items: readonly GetItem[], options: CallOptions = {}): () => Uint8Array[] {
+    if (items.length === 0) return () => [];
     const request = { op: 'get' as const, items: items.map(({ key, range }) => ({ key, range })) };
-    const results = this.value(this.bridge.call(request, Math.ceil(items.length / this.concurrency), options.timeoutMs)) as GetResult[];
-    return results.map((r) => {
-      if (!r.ok) throw revive(r.error);
-      return r.bytes;
-    });
+    const pending = this.bridge.post(request, Math.ceil(items.length / this.concurrency), options.timeoutMs);
+    return () =>
+      (this.value(pending.wait()) as GetResult[]).map((r) => {
+        if (!r.ok) throw revive(r.error);
+        return r.bytes;
+      });
   }
 
   /** Size, ETag and metadata, or null when the key does not exist. */
@@ -106,9 +123,24 @@ export class SyncStore {
   }
 
   /** A restore plan and its page index for `target`, built by the worker (list, tails): time travel from inside a VFS call. */
-  planSync(target: PlanTarget, options?: CallOptions): { plan: RestorePlan; index: PageIndex; head: { key: string; bytes: Uint8Array } | null } {
-    const value = this.value(this.bridge.call({ op: 'plan', target }, 1, options?.timeoutMs)) as { plan: RestorePlan; index: PageIndexData; head?: { key: string; bytes: Uint8Array } | null };
-    return { plan: value.plan, index: PageIndex.fromData(value.index), head: value.head ?? null };
+  planSync(target: PlanTarget, options?: CallOptions): PlanAnswer {
+    return this.planLater(target, options).take();
+  }
+
+  /**
+   * Start `planSync` in the worker and return at once: `take()` blocks until the plan
+   * is there (and throws its failure), `ready()` tells without blocking. open() warms
+   * the engine up in between.
+   */
+  planLater(target: PlanTarget, options?: CallOptions): { ready(): boolean; take(): PlanAnswer } {
+    const pending = this.bridge.post({ op: 'plan', target }, 1, options?.timeoutMs);
+    return {
+      ready: () => pending.ready(),
+      take: () => {
+        const value = this.value(pending.wait()) as { plan: RestorePlan; index: PageIndexData; head?: { key: string; bytes: Uint8Array } | null };
+        return { plan: value.plan, index: PageIndex.fromData(value.index), head: value.head ?? null };
+      },
+    };
   }
 
   /** Create `key` (replace it unless `ifAbsent`: then StoreError `PRECONDITION_FAILED` when it exists). */

@@ -70,12 +70,8 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
       const settled = await Promise.allSettled(req.items.map((item) => store.get(item.key, { range: item.range })));
       return settled.map((s): GetResult => {
         if (s.status === 'rejected') return { ok: false, error: errorToData(s.reason) };
-        const bytes = s.value;
-        // Move the buffer when these bytes are all of it (never Buffer's shared pool).
-        if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer && !transfer.includes(bytes.buffer)) {
-          transfer.push(bytes.buffer);
-        }
-        return { ok: true, bytes };
+        movable(s.value, transfer);
+        return { ok: true, bytes: s.value };
       });
     }
     case 'head':
@@ -83,8 +79,9 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
     case 'list':
       return store.listPage(req.prefix, req.options);
     case 'plan': {
-      // Loaded on first use: the worker's start-up is on the first query's path.
-      const { planRestore, buildPageIndex } = await import('../replica/index.js');
+      // Loaded on first use (a writer's worker never plans), and only these two: the
+      // replica's index module would load restore's engine, a second SQLite instance.
+      const [{ planRestore }, { buildPageIndex }] = await Promise.all([import('../replica/plan.js'), import('../replica/page-index.js')]);
       const target = req.target.timestampMs === undefined ? { txid: req.target.txid } : { timestamp: new Date(req.target.timestampMs) };
       const plan = await planRestore(store, target);
       const first = plan.files[0];
@@ -92,7 +89,10 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
       const headP = req.target.headBytes ? store.get(first.key, { range: { offset: 0, length: Math.min(req.target.headBytes, first.size) } }) : null;
       const index = await buildPageIndex(store, plan);
       const head = headP ? { key: first.key, bytes: await headP } : null;
-      return { plan, index: index.toData(), head };
+      // Moved, not copied: a 1 GiB database's index is 4 MB of typed arrays, and this worker drops them.
+      const data = index.toData();
+      for (const a of [data.fileOf, data.offsets, data.sizes, head?.bytes]) if (a !== undefined) movable(a, transfer);
+      return { plan, index: data, head };
     }
     case 'put': {
       // The writer's synchronous flush (PRAGMA litestream_sync): same semantics as the async store.
@@ -108,6 +108,12 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
       if (!data.testHooks) throw new TypeError('test hooks are off in this worker');
       return test(req.action, req.seq);
   }
+}
+
+/** Move `view`'s buffer with the answer when the view is all of it (never Buffer's shared pool). */
+function movable(view: ArrayBufferView, transfer: ArrayBuffer[]): void {
+  const { buffer } = view;
+  if (view.byteOffset === 0 && view.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer && !transfer.includes(buffer)) transfer.push(buffer);
 }
 
 async function test(action: TestAction, seq: number): Promise<string> {

@@ -61,7 +61,7 @@ export async function buildPageIndex(store: ObjectStore, plan: RestorePlan): Pro
     throw new ReplicaError('REPLICA_MISMATCH', `${last.key}: header says TXIDs ${header.minTXID}..${header.maxTXID}, the name says ${last.minTXID}..${last.maxTXID}`);
   }
   const index = new PageIndex(header);
-  plan.files.forEach((f, i) => index.overlay(f.key, indexes[i].entries, i === plan.files.length - 1 ? header.commit : Infinity));
+  plan.files.forEach((f, i) => index.overlay(f.key, indexes[i].entries, i === plan.files.length - 1 ? header.commit : Infinity, false));
   index.pages = index.count();
   return index;
 }
@@ -157,12 +157,16 @@ export class PageIndex implements ReplicaPageIndex {
     return changed;
   }
 
-  /** @internal Write entries (pages ≤ commit) and set the size; returns the pgnos written or dropped. */
-  overlay(key: string, entries: readonly PageIndexEntry[], commit: number): number[] {
+  /**
+   * @internal Write entries (pages ≤ commit) and set the size; returns the pgnos written
+   * or dropped (unless `track` is false: building from a plan needs no list, and a 1 GiB
+   * snapshot's would hold 262,000 numbers).
+   */
+  overlay(key: string, entries: readonly PageIndexEntry[], commit: number, track = true): number[] {
     const changed: number[] = [];
     if (Number.isFinite(commit)) {
       for (let p = commit + 1; p <= Math.min(this.commit, this.#fileOf.length - 1); p++) {
-        if (this.#fileOf[p] !== 0) changed.push(p);
+        if (track && this.#fileOf[p] !== 0) changed.push(p);
         this.#fileOf[p] = 0;
       }
       this.grow(commit);
@@ -173,13 +177,25 @@ export class PageIndex implements ReplicaPageIndex {
       id = this.#keys.push(key) - 1;
       this.#keyIds.set(key, id);
     }
-    for (const e of entries) {
-      if (e.pgno > this.commit) continue;
-      this.grow(e.pgno);
-      this.#fileOf[e.pgno] = id + 1;
-      this.#offsets[e.pgno] = e.offset;
-      this.#sizes[e.pgno] = e.size;
-      changed.push(e.pgno);
+    // Entries ascend: the last one within the size bounds the growth, done once.
+    const limit = this.commit;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      if (entries[i].pgno <= limit) {
+        this.grow(entries[i].pgno);
+        break;
+      }
+    }
+    const fileOf = this.#fileOf;
+    const offsets = this.#offsets;
+    const sizes = this.#sizes;
+    const file = id + 1;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e.pgno > limit) continue;
+      fileOf[e.pgno] = file;
+      offsets[e.pgno] = e.offset;
+      sizes[e.pgno] = e.size;
+      if (track) changed.push(e.pgno);
     }
     return changed;
   }

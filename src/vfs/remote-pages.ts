@@ -9,6 +9,8 @@ import { decodePageFrame, type LtxHeader, type PageIndexEntry } from '../ltx/ind
 import type { PageIndex } from '../replica/page-index.js';
 import type { ByteRange } from '../storage/object-store.js';
 import type { StoreStats } from '../storage/stats.js';
+import { log } from '../log.js';
+import { interiorChildren } from './btree-page.js';
 import { SQLITE_IOERR_READ } from './codes.js';
 import { PageCache } from './page-cache.js';
 import { VfsError } from './vfs.js';
@@ -20,10 +22,24 @@ import { VfsError } from './vfs.js';
 // walks leaves in page order, and a snapshot stores its frames in page order.
 export const READ_AHEAD_BYTES = 256 * 1024;
 
+// A prefetch asks for at most 16 ranges: one wave at the S3 store's default of 16 sockets.
+const PREFETCH_RANGES = 16;
+
 /** What the VFS needs from the store: synchronous ranged reads (a SyncStore). */
 export interface PageSource {
   getSync(key: string, range?: ByteRange): Uint8Array;
+  /** Start several reads now, take them later (prefetching); without it, prefetchBelow() does nothing. */
+  getManyLater?(items: readonly { key: string; range?: ByteRange }[]): () => Uint8Array[];
   storeStats?(): StoreStats;
+}
+
+/** Frames of consecutive pages in one range of one file. */
+interface FrameRun {
+  key: string;
+  offset: number;
+  end: number;
+  pgnos: number[];
+  sizes: number[];
 }
 
 /** One newer LTX file of the chain: its header and page index (from its tail). */
@@ -58,6 +74,10 @@ export class RemotePages {
   readonly #stale = new Map<number, bigint>();
   fetchedBytes = 0;
   fetchedPages = 0;
+  /** Pages a prefetch brought in (counted when taken). */
+  prefetchedPages = 0;
+  /** A prefetch on its way: taken (its frames cached) at the next miss. */
+  #prefetch: { runs: FrameRun[]; take: () => Uint8Array[] } | null = null;
 
   constructor(
     index: PageIndex,
@@ -158,6 +178,12 @@ export class RemotePages {
     const hit = this.cache.get(pgno);
     if (hit !== undefined) return hit instanceof RawFrame ? this.decodeAndCache(pgno, hit.key, hit.frame) : hit;
     if (this.#local !== null && !this.#stale.has(pgno)) return this.localPage(pgno);
+    if (this.#prefetch !== null) {
+      // Its answer may hold this page: take it before asking the store again.
+      this.takePrefetch();
+      const got = this.cache.get(pgno);
+      if (got !== undefined) return got instanceof RawFrame ? this.decodeAndCache(pgno, got.key, got.frame) : got;
+    }
     const { index } = this;
     const loc = index.lookup(pgno);
     // The lock page and pages never written within the database size read as zeroes.
@@ -254,6 +280,89 @@ export class RemotePages {
       seeded++;
     }
     return seeded;
+  }
+
+  /**
+   * Start fetching the children of the interior B-tree pages among `roots` (those in
+   * the cache: a root that would cost a round trip is skipped), without waiting: one
+   * parallel batch of range requests, taken at the next miss. A cold lookup then
+   * finds the level below the root cached. A root's children come all or not at all:
+   * with more than the batch holds (a wide root), a lookup would pick one of many, and
+   * a part of them would rarely be the one. Returns the pages asked for.
+   */
+  prefetchBelow(roots: readonly number[]): number {
+    if (this.#prefetch !== null || this.#local !== null || this.source.getManyLater === undefined) return 0;
+    const runs: FrameRun[] = [];
+    for (const root of new Set(roots)) {
+      if (root < 1 || root > this.index.commit || !this.cache.has(root)) continue;
+      const own = this.runsOf(interiorChildren(this.page(root), root, this.index.commit));
+      if (runs.length + own.length <= PREFETCH_RANGES) runs.push(...own);
+    }
+    return this.prefetchRuns(runs);
+  }
+
+  /** The uncached pages among `pgnos` as ranges: adjacent frames of one file share one (up to the read-ahead size). */
+  private runsOf(pgnos: readonly number[]): FrameRun[] {
+    const runs: FrameRun[] = [];
+    for (const p of [...new Set(pgnos)].sort((a, b) => a - b)) {
+      if (this.cache.has(p)) continue;
+      const loc = this.index.lookup(p);
+      if (loc === undefined) continue;
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last.key === loc.key && last.end === loc.offset && last.end + loc.size - last.offset <= this.readAheadBytes) {
+        last.pgnos.push(p);
+        last.sizes.push(loc.size);
+        last.end += loc.size;
+      } else {
+        runs.push({ key: loc.key, offset: loc.offset, end: loc.offset + loc.size, pgnos: [p], sizes: [loc.size] });
+      }
+    }
+    return runs;
+  }
+
+  private prefetchRuns(runs: FrameRun[]): number {
+    if (runs.length === 0) return 0;
+    const take = this.source.getManyLater!(runs.map((r) => ({ key: r.key, range: { offset: r.offset, length: r.end - r.offset } })));
+    this.#prefetch = { runs, take };
+    return runs.reduce((n, r) => n + r.pgnos.length, 0);
+  }
+
+  /**
+   * Cache a prefetch's frames, those whose location the index still names (a version
+   * may have moved on meanwhile). A failure only costs the prefetch: the page is read
+   * again when asked for, and that read reports its own error.
+   */
+  private takePrefetch(): void {
+    const pf = this.#prefetch;
+    if (pf === null) return;
+    this.#prefetch = null;
+    let parts: Uint8Array[];
+    try {
+      parts = pf.take();
+    } catch (err) {
+      log.debug({ err }, 'prefetch failed; its pages will be read when needed');
+      return;
+    }
+    pf.runs.forEach((r, i) => {
+      const bytes = parts[i];
+      if (bytes.length !== r.end - r.offset) return;
+      this.fetches++;
+      this.fetchedBytes += bytes.length;
+      let at = 0;
+      r.pgnos.forEach((p, j) => {
+        const loc = this.index.lookup(p);
+        if (loc !== undefined && loc.key === r.key && loc.offset === r.offset + at && !this.cache.has(p)) {
+          this.cache.set(p, new RawFrame(r.key, r.pgnos.length === 1 ? bytes : bytes.slice(at, at + r.sizes[j])));
+          this.prefetchedPages++;
+        }
+        at += r.sizes[j];
+      });
+    });
+  }
+
+  /** Forget a prefetch not taken yet (its answer is dropped when it comes). */
+  dropPrefetch(): void {
+    this.#prefetch = null;
   }
 
   /** Put pages we already hold (the writer's own upload) into the cache. */

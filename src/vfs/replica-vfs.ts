@@ -86,6 +86,8 @@ export interface ReplicaVfsStats {
   fetchedBytes: number;
   /** Pages decoded from them (the missed page plus read-ahead). */
   fetchedPages: number;
+  /** Pages cached by a prefetch (the level below the roots, at open). */
+  prefetchedPages: number;
   /** The replica TXID served (write mode: the last synced one). */
   txid: bigint;
   /** Version updates applied (polling, time travel). */
@@ -439,6 +441,14 @@ export class ReplicaVfs implements Vfs {
     return this.#state.remote.seed(key, bytes);
   }
 
+  /**
+   * Start fetching the level below these B-tree roots (those already cached) in the
+   * background; a cold lookup then starts two levels down. Returns the pages asked for.
+   */
+  prefetchBelow(roots: readonly number[]): number {
+    return this.#state.remote.prefetchBelow(roots);
+  }
+
   /** Queue a new version (polling); applied between read transactions. */
   update(update: VersionUpdate): void {
     this.#state.enqueue(update);
@@ -463,6 +473,7 @@ export class ReplicaVfs implements Vfs {
       fetches: r.fetches,
       fetchedBytes: r.fetchedBytes,
       fetchedPages: r.fetchedPages,
+      prefetchedPages: r.prefetchedPages,
       txid: r.index.txid,
       updates: s.updates,
       commits: s.writer?.commits ?? 0,
@@ -478,12 +489,14 @@ export class ReplicaVfs implements Vfs {
 
   /** Drop the cached pages (for cold-read measurements). */
   clearCache(): void {
+    this.#state.remote.dropPrefetch();
     this.#state.remote.cache.clear();
   }
 
   /** After the last connection closed: release the local copy's descriptor and the cache. */
   dispose(): void {
     this.#state.remote.detachLocal();
+    this.#state.remote.dropPrefetch();
     this.#state.remote.cache.clear();
   }
 }

@@ -104,6 +104,22 @@ export function describeRoundTrips(name: string, backend: Backend): void {
       expect(batch).not.toBeInstanceOf(IoError);
     });
 
+    it('a get taken later keeps its answer while other calls run, and its failure stays its own', () => {
+      const later = sync.getManyLater([{ key: 'medium', range: { offset: 1000, length: 5000 } }, { key: smallKey(3) }]);
+      // Another call before taking it: the bridge waits for the first answer and keeps it.
+      expect(same(sync.getSync(smallKey(7)), smalls[7])).toBe(true);
+      const calls = sync.ioStats().calls;
+      const [part, small] = later();
+      expect(same(part, medium.subarray(1000, 6000))).toBe(true);
+      expect(same(small, smalls[3])).toBe(true);
+      expect(later()[1]).toBe(small); // taken again: the same answer, no new request
+      expect(sync.ioStats().calls).toBe(calls);
+      // A later get that fails does not fail the call in between; taking it throws.
+      const failing = sync.getManyLater([{ key: 'missing/later' }]);
+      expect(same(sync.getSync(smallKey(8)), smalls[8])).toBe(true);
+      expect(thrown(failing)).toMatchObject({ code: 'NOT_FOUND', key: 'missing/later' });
+    });
+
     it('head and listPage', () => {
       expect(sync.headSync('medium')).toMatchObject({ size: medium.length });
       expect(sync.headSync('nothing-here')).toBeNull();
