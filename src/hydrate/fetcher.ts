@@ -5,10 +5,12 @@
 // again, and only a body that fails the same way on every fetch is called corrupt.
 // Errors no retry can fix (access denied, no bucket) end the run at once; a key
 // that vanished (compaction deleted it) is reported as `Vanished` so the caller
-// can re-plan.
+// can re-plan. Streamed reads (`open`) are not retried here: their caller keeps
+// what arrived, reports the failure (`storeFailed`: the same policy) and asks again
+// for the rest.
 import type { Logger } from 'pino';
 import { backoffDelay, type RetryPolicy } from '../storage/retry.js';
-import type { ByteRange, ObjectStore } from '../storage/object-store.js';
+import type { ByteRange, ObjectStore, ObjectStream } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
 import { HydrationError } from './errors.js';
 
@@ -52,11 +54,11 @@ export class Fetcher {
 
   /**
    * GET `key` (or a range of it) and pass the body to `validate`, which returns the
-   * result or throws when the bytes are damaged. Retries as described above.
+   * result or throws when the bytes are damaged. Retries as described above;
+   * `corrupt` counts damaged fetches of these bytes the caller already made.
    */
-  async get<T>(key: string, range: ByteRange | undefined, validate: (bytes: Uint8Array) => T): Promise<T> {
+  async get<T>(key: string, range: ByteRange | undefined, validate: (bytes: Uint8Array) => T, corrupt = 0): Promise<T> {
     let storeFailures = 0;
-    let corrupt = 0;
     for (;;) {
       this.throwIfAborted();
       let bytes: Uint8Array;
@@ -65,35 +67,73 @@ export class Fetcher {
         bytes = await this.store.get(key, range ? { range } : undefined);
         this.stats.bytes += bytes.length;
       } catch (err) {
-        if (isStoreError(err, 'NOT_FOUND') || isStoreError(err, 'RANGE_NOT_SATISFIABLE')) throw new Vanished(key, { cause: err });
-        if (isStoreError(err, 'ACCESS_DENIED') || isStoreError(err, 'NO_SUCH_BUCKET') || isStoreError(err, 'CLOSED')) {
-          throw new HydrationError('HYDRATE_STORE', `hydration of ${this.store.url}: ${(err as Error).message}`, { cause: err });
-        }
-        storeFailures++;
-        this.stats.retries++;
-        const delay = backoffDelay(POLICY, Math.min(storeFailures, 20));
-        this.log.warn({ key, attempt: storeFailures, delayMs: delay, err: (err as Error).message }, 'hydrate: fetch failed, retrying');
-        await this.sleep(delay);
+        await this.storeFailed(key, err, ++storeFailures);
         continue;
       }
       try {
         return validate(bytes);
       } catch (err) {
         if (err instanceof HydrationError && err.code !== 'HYDRATE_CORRUPT') throw err;
-        corrupt++;
-        this.stats.corruptFetches++;
-        const where = range ? ` (${describe(range)})` : '';
-        if (corrupt >= CORRUPT_ATTEMPTS) {
-          throw new HydrationError(
-            'HYDRATE_CORRUPT',
-            `${this.store.url}: ${key}${where} is corrupt: ${(err as Error).message} on ${corrupt} fetches in a row; the replica object is damaged (restore from another replica or re-import)`,
-            { cause: err },
-          );
-        }
-        this.log.warn({ key, range, attempt: corrupt, err: (err as Error).message }, 'hydrate: fetched bytes fail verification, fetching again');
-        await this.sleep(backoffDelay(POLICY, corrupt));
+        await this.corrupted(key, range, err, ++corrupt);
       }
     }
+  }
+
+  /**
+   * One streamed read of a range (a single `get` when the store cannot stream), not
+   * retried: a caller that loses it midway keeps what it has, calls `storeFailed` and
+   * asks again for the rest. Store errors are thrown as they are.
+   */
+  async open(key: string, range: { offset: number; length: number }): Promise<ObjectStream> {
+    this.throwIfAborted();
+    this.stats.requests++;
+    const stats = this.stats;
+    if (!this.store.getStream) {
+      const bytes = await this.store.get(key, { range });
+      stats.bytes += bytes.length;
+      return { length: bytes.length, body: once(bytes) };
+    }
+    const s = await this.store.getStream(key, { range });
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of s.body) {
+        stats.bytes += chunk.length;
+        yield chunk;
+      }
+    }
+    return { length: s.length, body: counted() };
+  }
+
+  /**
+   * A store call failed (the `attempt`th time in a row for these bytes): throw what
+   * retrying cannot fix, else count, log and wait before the caller tries again.
+   */
+  async storeFailed(key: string, err: unknown, attempt: number): Promise<void> {
+    if (isStoreError(err, 'NOT_FOUND') || isStoreError(err, 'RANGE_NOT_SATISFIABLE')) throw new Vanished(key, { cause: err });
+    if (isStoreError(err, 'ACCESS_DENIED') || isStoreError(err, 'NO_SUCH_BUCKET') || isStoreError(err, 'CLOSED')) {
+      throw new HydrationError('HYDRATE_STORE', `hydration of ${this.store.url}: ${(err as Error).message}`, { cause: err });
+    }
+    this.stats.retries++;
+    const delay = backoffDelay(POLICY, Math.min(attempt, 20));
+    this.log.warn({ key, attempt, delayMs: delay, err: (err as Error).message }, 'hydrate: fetch failed, retrying');
+    await this.sleep(delay);
+  }
+
+  /**
+   * Fetched bytes failed validation (the `attempt`th fetch of them in a row): after
+   * CORRUPT_ATTEMPTS the object is called corrupt, before that count, log and wait.
+   */
+  async corrupted(key: string, range: ByteRange | undefined, err: unknown, attempt: number): Promise<void> {
+    this.stats.corruptFetches++;
+    const where = range ? ` (${describe(range)})` : '';
+    if (attempt >= CORRUPT_ATTEMPTS) {
+      throw new HydrationError(
+        'HYDRATE_CORRUPT',
+        `${this.store.url}: ${key}${where} is corrupt: ${(err as Error).message} on ${attempt} fetches in a row; the replica object is damaged (restore from another replica or re-import)`,
+        { cause: err },
+      );
+    }
+    this.log.warn({ key, range, attempt, err: (err as Error).message }, 'hydrate: fetched bytes fail verification, fetching again');
+    await this.sleep(backoffDelay(POLICY, attempt));
   }
 
   /** Wait, but wake (and throw) as soon as the signal fires. */
@@ -111,6 +151,10 @@ export class Fetcher {
     });
     this.throwIfAborted();
   }
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
 
 function describe(range: ByteRange): string {

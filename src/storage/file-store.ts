@@ -10,12 +10,13 @@ import type { Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compareKeys, listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions } from './object-store.js';
+import { compareKeys, listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
 import { StatsCounter, type StoreStats } from './stats.js';
 import { StoreError, type StoreOp } from './store-error.js';
 
 const TMP_DIR = '.ltxvfs-tmp'; // reserved: never listed, not a valid first key segment
 const MAX_KEYS = 1000; // page size, as S3
+const STREAM_CHUNK = 256 << 10; // getStream's read size
 
 export class FileStore implements ObjectStore {
   readonly url: string;
@@ -49,17 +50,7 @@ export class FileStore implements ObjectStore {
     return this.run('get', key, async () => {
       const file = await open(path, 'r');
       try {
-        const { size } = await file.stat();
-        const { range } = options;
-        let start = 0;
-        let end = size; // exclusive
-        if (range !== undefined && 'suffix' in range) start = Math.max(0, size - range.suffix);
-        else if (range !== undefined) {
-          if (range.length === 0) return new Uint8Array(0);
-          if (range.offset >= size) throw new StoreError('RANGE_NOT_SATISFIABLE', 'get', key, `range starts at ${range.offset}, past the end of ${size} bytes`);
-          start = range.offset;
-          end = Math.min(size, range.offset + range.length);
-        }
+        const { start, end } = span(key, (await file.stat()).size, options.range);
         const bytes = new Uint8Array(end - start);
         for (let done = 0; done < bytes.length; ) {
           const { bytesRead } = await file.read(bytes, done, bytes.length - done, start + done);
@@ -72,6 +63,43 @@ export class FileStore implements ObjectStore {
         await file.close();
       }
     });
+  }
+
+  async getStream(key: string, options: { range?: ByteRange } = {}): Promise<ObjectStream> {
+    const path = this.path(key);
+    const { range } = options;
+    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { length: 0, body: noChunks() };
+    const { file, start, end } = await this.run('get', key, async () => {
+      const file = await open(path, 'r');
+      try {
+        return { file, ...span(key, (await file.stat()).size, options.range) };
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+    });
+    const counters = this.counters;
+    const url = this.url;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      // One buffer, reused for every chunk (the ObjectStream contract allows it).
+      const buf = new Uint8Array(Math.min(STREAM_CHUNK, end - start));
+      try {
+        for (let at = start; at < end; ) {
+          const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, end - at), at);
+          if (bytesRead === 0) throw new StoreError('IO', 'get', key, `${url}: file shrank while reading (${at - start} of ${end - start} bytes)`);
+          at += bytesRead;
+          counters.add('get', 'bytes', bytesRead);
+          yield buf.subarray(0, bytesRead);
+        }
+      } catch (err) {
+        counters.add('get', 'errors');
+        if (err instanceof StoreError) throw err;
+        throw new StoreError('IO', 'get', key, (err as Error).message, { cause: err });
+      } finally {
+        await file.close();
+      }
+    }
+    return { length: end - start, body: chunks() };
   }
 
   async head(key: string): Promise<ObjectHead | null> {
@@ -191,6 +219,20 @@ export class FileStore implements ObjectStore {
       throw new StoreError('IO', op, key, (err as Error).message, { cause: err });
     }
   }
+}
+
+// eslint-disable-next-line require-yield
+async function* noChunks(): AsyncGenerator<Uint8Array> {
+  return;
+}
+
+/** The bytes [start, end) of a `size`-byte object that `range` asks for. */
+function span(key: string, size: number, range: ByteRange | undefined): { start: number; end: number } {
+  if (range === undefined) return { start: 0, end: size };
+  if ('suffix' in range) return { start: Math.max(0, size - range.suffix), end: size };
+  if (range.length === 0) return { start: 0, end: 0 };
+  if (range.offset >= size) throw new StoreError('RANGE_NOT_SATISFIABLE', 'get', key, `range starts at ${range.offset}, past the end of ${size} bytes`);
+  return { start: range.offset, end: Math.min(size, range.offset + range.length) };
 }
 
 /** Write the whole body to a new file and fsync it; returns its size. */

@@ -42,6 +42,19 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
+/**
+ * A body read as it arrives. `body` yields the bytes in order and throws a
+ * `StoreError` when the read fails, stalls, or ends short (a cut stream is never a
+ * short success). A chunk may be reused by the store once the next one is asked
+ * for: copy what must outlive it. Read `body` to its end or leave the loop early
+ * (break, throw): either releases the connection; a stream never read holds it.
+ */
+export interface ObjectStream {
+  /** Bytes the body holds (a range clipped at the end of the object). */
+  readonly length: number;
+  readonly body: AsyncIterable<Uint8Array>;
+}
+
 export interface ObjectStore {
   /** Where this store points, for messages: `s3://bucket/prefix` or `file:///dir`. */
   readonly url: string;
@@ -51,6 +64,12 @@ export interface ObjectStore {
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** The object's bytes (or a range of them); `NOT_FOUND`, `RANGE_NOT_SATISFIABLE`. */
   get(key: string, options?: { range?: ByteRange }): Promise<Uint8Array>;
+  /**
+   * The object's bytes (or a range) as a stream; errors as `get`. Optional (callers
+   * fall back to `get`), and never retried by the store: a caller that loses a stream
+   * midway asks again for what it still needs.
+   */
+  getStream?(key: string, options?: { range?: ByteRange }): Promise<ObjectStream>;
   /** Size, ETag and metadata, or null when the key does not exist. */
   head(key: string): Promise<ObjectHead | null>;
   /** Create or replace. */

@@ -7,9 +7,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { GetObjectCommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import PQueue from 'p-queue';
-import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type PutBody, type PutOptions } from './object-store.js';
+import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
 import { DEFAULT_RETRY_POLICY, TransientError, httpStatusOf, isThrottling, withRetry, type RetryPolicy } from './retry.js';
 import { StatsCounter, type StoreStats } from './stats.js';
 import { StoreError, type StoreOp } from './store-error.js';
@@ -143,28 +143,127 @@ export class S3Store implements ObjectStore {
   async get(key: string, options: { range?: ByteRange } = {}): Promise<Uint8Array> {
     const { range } = options;
     if (range && ('suffix' in range ? range.suffix : range.length) === 0) return new Uint8Array(0);
-    const header = range === undefined ? undefined : 'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.length - 1}`;
     return this.run('get', key, async (signal) => {
-      const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: header }), { abortSignal: signal });
-      const body = res.Body as (Readable & { transformToByteArray(): Promise<Uint8Array> }) | undefined;
+      const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: rangeHeader(range) }), { abortSignal: signal });
+      const body = res.Body as Readable | undefined;
       if (!body) throw new TransientError('truncated', 'response without a body');
       const onAbort = (): void => void body.destroy(new TransientError('timeout', 'timed out reading the body'));
       signal.addEventListener('abort', onAbort, { once: true });
       let bytes: Uint8Array;
       try {
-        bytes = await body.transformToByteArray();
+        // A cut connection can end the body early without an error: readBody counts the bytes.
+        bytes = await readBody(body, expectedLength(res.ContentRange, res.ContentLength));
       } finally {
         signal.removeEventListener('abort', onAbort);
-      }
-      // A cut connection can end the body early without an error: count the bytes.
-      const expected = expectedLength(res.ContentRange, res.ContentLength);
-      if (expected !== undefined && bytes.length !== expected) {
-        throw new TransientError('truncated', `truncated body: got ${bytes.length} of ${expected} bytes`);
       }
       if (range !== undefined && res.ContentRange === undefined) bytes = sliceLocally(bytes, range); // server ignored Range
       this.counters.add('get', 'bytes', bytes.length);
       return bytes;
     });
+  }
+
+  async getStream(key: string, options: { range?: ByteRange } = {}): Promise<ObjectStream> {
+    const { range } = options;
+    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { length: 0, body: noChunks() };
+    // The queue slot is held until the body is read or dropped, so streams count
+    // against `concurrency` like any other request.
+    return new Promise<ObjectStream>((resolve, reject) => {
+      void this.queue.add(async () => {
+        let release!: () => void;
+        const released = new Promise<void>((r) => (release = r));
+        try {
+          resolve(await this.openStream(key, range, release));
+        } catch (err) {
+          release();
+          reject(err);
+        }
+        await released;
+      });
+    });
+  }
+
+  /** One GET, not retried; `release` is called once the stream is done with. */
+  private async openStream(key: string, range: ByteRange | undefined, release: () => void): Promise<ObjectStream> {
+    const fail = (err: unknown): StoreError => {
+      this.counters.add('get', 'errors');
+      return this.toStoreError(err, 'get', key, 1);
+    };
+    if (this.closed) throw fail(new StoreError('CLOSED', 'get', key, `store ${this.url} is closed`));
+    this.counters.add('get', 'requests');
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new TransientError('timeout', `no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: rangeHeader(range) }), { abortSignal: controller.signal });
+    } catch (err) {
+      throw fail(controller.signal.aborted ? controller.signal.reason : err);
+    } finally {
+      clearTimeout(timer);
+    }
+    const body = res.Body as Readable | undefined;
+    // Which bytes of the body are the caller's: all of them, unless the server ignored Range.
+    let skip = 0;
+    let length: number | undefined;
+    let bodyLength: number | undefined;
+    if (range !== undefined && res.ContentRange === undefined && res.ContentLength !== undefined) {
+      const total = res.ContentLength;
+      const start = 'suffix' in range ? Math.max(0, total - range.suffix) : range.offset;
+      const end = 'suffix' in range ? total : Math.min(total, range.offset + range.length);
+      if (start >= total && total > 0) {
+        body?.destroy();
+        throw fail(new StoreError('RANGE_NOT_SATISFIABLE', 'get', key, `range starts at ${start}, past the end of ${total} bytes`));
+      }
+      skip = start;
+      length = Math.max(0, end - start);
+      bodyLength = total;
+    } else {
+      length = bodyLength = expectedLength(res.ContentRange, res.ContentLength);
+    }
+    if (!body || length === undefined || bodyLength === undefined) {
+      body?.destroy();
+      throw fail(new StoreError('IO', 'get', key, `${this.url}: a GET answer without ${body ? 'a length' : 'a body'}`));
+    }
+    const idleMs = this.timeoutMs;
+    const counters = this.counters;
+    const want = length;
+    const want0 = skip;
+    const have = bodyLength;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      const it = body![Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      let seen = 0; // bytes of the body so far
+      try {
+        for (;;) {
+          if (seen >= want0 + want && seen < have) break; // the server ignored Range: the rest is not ours
+          // Idle, not whole-body, timeout: a slow but moving stream is fine; the clock
+          // runs only while we wait, so a consumer that pauses is not timed out.
+          const idle = setTimeout(() => void body!.destroy(new TransientError('timeout', `no bytes for ${idleMs} ms`)), idleMs);
+          let r: IteratorResult<Buffer>;
+          try {
+            r = await it.next();
+          } finally {
+            clearTimeout(idle);
+          }
+          if (r.done) break;
+          const chunk = r.value;
+          const from = Math.max(0, want0 - seen);
+          const to = Math.min(chunk.length, want0 + want - seen);
+          seen += chunk.length;
+          if (seen > have) throw new TransientError('transient', `body longer than its ${have} bytes`);
+          if (to > from) {
+            counters.add('get', 'bytes', to - from);
+            yield from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to);
+          }
+        }
+        if (seen < want0 + want) throw new TransientError('truncated', `truncated body: got ${Math.max(0, seen - want0)} of ${want} bytes`);
+      } catch (err) {
+        throw fail(err);
+      } finally {
+        if (seen < have) body!.destroy(); // left early (or failed): drop the connection, not the next request's
+        await it.return?.().catch(() => undefined);
+        release();
+      }
+    }
+    return { length, body: chunks() };
   }
 
   async head(key: string): Promise<ObjectHead | null> {
@@ -314,6 +413,57 @@ export class S3Store implements ObjectStore {
     if (isThrottling(err)) return make('THROTTLED', detail);
     return make('IO', detail);
   }
+}
+
+function rangeHeader(range: ByteRange | undefined): string | undefined {
+  if (range === undefined) return undefined;
+  return 'suffix' in range ? `bytes=-${range.suffix}` : `bytes=${range.offset}-${range.offset + range.length - 1}`;
+}
+
+// eslint-disable-next-line require-yield
+async function* noChunks(): AsyncGenerator<Uint8Array> {
+  return;
+}
+
+/**
+ * The whole body in one buffer of its own (the I/O worker moves an ArrayBuffer the
+ * bytes own instead of copying it). Read straight into a buffer of the known length:
+ * the SDK's collect-then-concatenate touches twice the memory, and first-touching
+ * fresh memory is what costs most on a VM with free-page reporting (~4 ms/MiB here).
+ */
+async function readBody(body: Readable, length: number | undefined): Promise<Uint8Array> {
+  if (length === undefined) {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      parts.push(chunk);
+      n += chunk.length;
+    }
+    const out = ownBytes(n);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+  const out = ownBytes(length);
+  let at = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (at + chunk.length > length) {
+      body.destroy();
+      throw new TransientError('transient', `body longer than its ${length} bytes`);
+    }
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  if (at !== length) throw new TransientError('truncated', `truncated body: got ${at} of ${length} bytes`);
+  return out;
+}
+
+/** An uninitialized Uint8Array that owns its whole ArrayBuffer (never a pool slice). */
+function ownBytes(n: number): Uint8Array {
+  return n === 0 ? new Uint8Array(0) : new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
 }
 
 /** Bytes the body must have: from `Content-Range: bytes a-b/total`, else Content-Length. */

@@ -89,9 +89,10 @@ describe('hydration across SIGKILLs', () => {
       expect(Buffer.compare(readFileSync(local), want)).toBe(0);
       expect(readSidecar(local)!.txid).toBe(BigInt(sw[1]));
       expect(existsSync(hydrationTempPaths(local).tmp)).toBe(false);
-      // All runs together fetched about one copy: each kill lost the ranges in flight
-      // (8 x 128 KiB here) and each restart re-read the plan's tails and the query's pages
-      // (~1 MB for this database: with 20 restarts, a third of a copy).
+      // All runs together fetched about one copy: each kill lost the pieces in flight (a
+      // partial 64 KiB piece per connection, and what the link had sent ahead) and each
+      // restart re-read the listing, the plan's tails and the query's pages (~0.8 MB for
+      // this database: with 20 restarts, a quarter of a copy).
       const fetched = proxy.stats().bytesOut;
       expect(fetched).toBeLessThan(ltxBytes * 1.75);
       process.stderr.write(`[restart] ltx ${ltxBytes} bytes; fetched over ${KILLS + 1} runs ${fetched} (${(fetched / ltxBytes).toFixed(2)}x); resumed from ${resumedFrom.join(',')}\n`);
