@@ -16,7 +16,19 @@ export {
   lockPage,
 } from './header.js';
 export { type PageEncoding, decodePageFrame, encodePageFrame } from './page-frame.js';
-export { type PageIndexEntry, type TailIndex, readTailIndex, MIN_FILE_SIZE, TAIL_FIXED_SIZE } from './page-index.js';
+export {
+  type PageIndexEntry,
+  type PageIndexColumns,
+  type TailIndex,
+  type TailIndexColumns,
+  readTailIndex,
+  readTailIndexColumns,
+  parsePageIndexColumns,
+  pageIndexColumns,
+  pageIndexEntries,
+  MIN_FILE_SIZE,
+  TAIL_FIXED_SIZE,
+} from './page-index.js';
 export { LtxEncoder, encodeLtx, type EncodedLtx, type FinishOptions, type PageInput } from './encoder.js';
 export { LtxDecoder, decodeLtx, type DecodedLtx, type DecodedPage, type FrameInfo, type LtxSummary } from './decoder.js';
 export { LtxReader, type LtxSource } from './reader.js';

@@ -78,50 +78,130 @@ export function readUvarint(buf: Uint8Array, at: number, end = buf.length): [num
 }
 
 /**
+ * The page index as three columns, entry i = (pgnos[i], offsets[i], sizes[i]), each
+ * array exactly `count` long. No object per entry: a 1 GiB snapshot has 262,000.
+ */
+export interface PageIndexColumns {
+  count: number;
+  pgnos: Uint32Array;
+  /** Absolute file offsets of the frames' page headers. */
+  offsets: Float64Array;
+  /** Whole frame lengths in bytes. */
+  sizes: Uint32Array;
+}
+
+/** Entries as columns (for callers that hold objects). */
+export function pageIndexColumns(entries: readonly PageIndexEntry[]): PageIndexColumns {
+  const count = entries.length;
+  const pgnos = new Uint32Array(count);
+  const offsets = new Float64Array(count);
+  const sizes = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    const e = entries[i];
+    pgnos[i] = e.pgno;
+    offsets[i] = e.offset;
+    sizes[i] = e.size;
+  }
+  return { count, pgnos, offsets, sizes };
+}
+
+/** Columns as entries, one object each. */
+export function pageIndexEntries(columns: PageIndexColumns): PageIndexEntry[] {
+  const { count, pgnos, offsets, sizes } = columns;
+  const entries: PageIndexEntry[] = new Array(count);
+  for (let i = 0; i < count; i++) entries[i] = { pgno: pgnos[i], offset: offsets[i], size: sizes[i] };
+  return entries;
+}
+
+/**
  * Parse the index bytes buf[start, end) (entries and terminator, exactly S bytes).
  * Checks entry order and that frames tile the page block: the first starts at 100,
  * each starts where the previous one ends, the last ends at the end marker.
  */
 export function parsePageIndex(buf: Uint8Array, start: number, end: number, endMarkerOffset: number): PageIndexEntry[] {
-  const entries: PageIndexEntry[] = [];
+  return pageIndexEntries(parsePageIndexColumns(buf, start, end, endMarkerOffset));
+}
+
+// readUvarint without a [value, next] pair per number (786,000 at 1 GiB): returns the
+// value, or -1 when buf ends first, and leaves the next position in uvarintEnd. A
+// module-level function measured twice as fast as a closure over the cursor.
+let uvarintEnd = 0;
+function uvarintAt(buf: Uint8Array, at: number, end: number): number {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (at >= end) return -1;
+    const b = buf[at++];
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (i > 0 && b === 0) throw badIndex('uvarint has a redundant trailing zero byte');
+      if (!Number.isSafeInteger(v)) throw badIndex('uvarint exceeds 2^53');
+      uvarintEnd = at;
+      return v;
+    }
+    mul *= 128;
+  }
+  throw badIndex('uvarint longer than 10 bytes');
+}
+
+/**
+ * parsePageIndex into columns: the same checks and errors, without an object per
+ * entry or a [value, next] pair per uvarint (1 GiB, first call: 250-310 ms → 60-80 ms).
+ */
+export function parsePageIndexColumns(buf: Uint8Array, start: number, end: number, endMarkerOffset: number): PageIndexColumns {
+  // Each uvarint ends in exactly one byte below 0x80 and an entry is three of them:
+  // counting those bytes sizes the columns exactly (for a valid index) in one cheap pass.
+  let ends = 0;
+  for (let i = start; i < end; i++) if (buf[i] < 0x80) ends++;
+  const cap = Math.floor(ends / 3);
+  const pgnos = new Uint32Array(cap);
+  const offsets = new Float64Array(cap);
+  const sizes = new Uint32Array(cap);
+  let n = 0;
   let at = start;
   let expectOffset = HEADER_SIZE;
   let prevPgno = 0;
   for (;;) {
-    const p = readUvarint(buf, at, end);
-    if (!p) throw badIndex('ends before its terminator');
-    const [pgno] = p;
-    at = p[1];
+    const pgno = uvarintAt(buf, at, end);
+    at = uvarintEnd;
+    if (pgno < 0) throw badIndex('ends before its terminator');
     if (pgno === 0) break;
-    const o = readUvarint(buf, at, end);
-    if (!o) throw badIndex(`entry for page ${pgno} is cut off`);
-    const s = readUvarint(buf, o[1], end);
-    if (!s) throw badIndex(`entry for page ${pgno} is cut off`);
-    at = s[1];
-    const entry = { pgno, offset: o[0], size: s[0] };
+    const offset = uvarintAt(buf, at, end);
+    at = uvarintEnd;
+    if (offset < 0) throw badIndex(`entry for page ${pgno} is cut off`);
+    const size = uvarintAt(buf, at, end);
+    at = uvarintEnd;
+    if (size < 0) throw badIndex(`entry for page ${pgno} is cut off`);
     if (pgno <= prevPgno) throw badIndex(`page ${pgno} follows page ${prevPgno} (must ascend)`);
-    if (entry.offset !== expectOffset) throw badIndex(`page ${pgno} at offset ${entry.offset}, expected ${expectOffset}`);
-    if (entry.size <= PAGE_HEADER_SIZE) throw badIndex(`page ${pgno} has frame size ${entry.size}`);
-    expectOffset = entry.offset + entry.size;
+    if (offset !== expectOffset) throw badIndex(`page ${pgno} at offset ${offset}, expected ${expectOffset}`);
+    if (size <= PAGE_HEADER_SIZE) throw badIndex(`page ${pgno} has frame size ${size}`);
+    expectOffset = offset + size;
     if (expectOffset > endMarkerOffset) throw badIndex(`page ${pgno} frame passes the end marker at ${endMarkerOffset}`);
+    // Checked last, so every index the object parser once rejected fails as it did: a
+    // page header holds a u32 pgno, and a Uint32Array would silently wrap either value.
+    if (pgno > 0xffffffff) throw badIndex(`page ${pgno} is beyond the largest page number (2^32 - 1)`);
+    if (size > 0xffffffff) throw badIndex(`page ${pgno} has frame size ${size}, over 2^32 - 1`);
     prevPgno = pgno;
-    entries.push(entry);
+    pgnos[n] = pgno;
+    offsets[n] = offset;
+    sizes[n] = size;
+    n++;
   }
   if (at !== end) throw badIndex(`terminator at ${at - 1 - start} of ${end - start} bytes (S disagrees)`);
   if (expectOffset !== endMarkerOffset) throw badIndex(`frames end at ${expectOffset}, but the end marker is at ${endMarkerOffset}`);
-  return entries;
+  return n === cap ? { count: n, pgnos, offsets, sizes } : { count: n, pgnos: pgnos.subarray(0, n), offsets: offsets.subarray(0, n), sizes: sizes.subarray(0, n) };
 }
 
-export type TailIndex =
-  | {
-      ok: true;
-      entries: PageIndexEntry[];
-      indexOffset: number; // absolute offset of the first index byte
-      indexSize: number; // S
-      postApplyChecksum: bigint;
-      fileChecksum: bigint;
-    }
-  | { ok: false; needBytes: number }; // fetch this many tail bytes and call again
+interface TailFields {
+  indexOffset: number; // absolute offset of the first index byte
+  indexSize: number; // S
+  postApplyChecksum: bigint;
+  fileChecksum: bigint;
+}
+
+export type TailIndex = ({ ok: true; entries: PageIndexEntry[] } & TailFields) | { ok: false; needBytes: number }; // fetch this many tail bytes and call again
+
+export type TailIndexColumns = ({ ok: true; columns: PageIndexColumns } & TailFields) | { ok: false; needBytes: number };
 
 /**
  * Parse the index from the last `tail.length` bytes of a file of `fileSize` bytes.
@@ -129,6 +209,14 @@ export type TailIndex =
  * tail allows. Returns { ok: false, needBytes } if the tail is too short.
  */
 export function readTailIndex(tail: Uint8Array, fileSize: number): TailIndex {
+  const r = readTailIndexColumns(tail, fileSize);
+  if (!r.ok) return r;
+  const { columns, indexOffset, indexSize, postApplyChecksum, fileChecksum } = r;
+  return { ok: true, entries: pageIndexEntries(columns), indexOffset, indexSize, postApplyChecksum, fileChecksum };
+}
+
+/** readTailIndex into columns (the open path's: no object per entry). */
+export function readTailIndexColumns(tail: Uint8Array, fileSize: number): TailIndexColumns {
   if (!Number.isSafeInteger(fileSize) || fileSize < MIN_FILE_SIZE) {
     throw new LtxError('LTX_TRUNCATED', `file of ${fileSize} bytes is shorter than the smallest LTX file (${MIN_FILE_SIZE})`);
   }
@@ -143,10 +231,10 @@ export function readTailIndex(tail: Uint8Array, fileSize: number): TailIndex {
   if (tail.length < need) return { ok: false, needBytes: need };
   const indexOffset = fileSize - need;
   const start = tail.length - need;
-  const entries = parsePageIndex(tail, start, start + indexSize, indexOffset - PAGE_HEADER_SIZE);
+  const columns = parsePageIndexColumns(tail, start, start + indexSize, indexOffset - PAGE_HEADER_SIZE);
   return {
     ok: true,
-    entries,
+    columns,
     indexOffset,
     indexSize,
     postApplyChecksum: v.getBigUint64(INDEX_SIZE_FIELD),

@@ -4,7 +4,16 @@
 // whole file when it is no larger), a second for a file whose index is larger; and
 // one GET of the last file's 100-byte header (for page size and commit) when that
 // file is larger than 32 KiB. All are issued in parallel.
-import { HEADER_SIZE, decodeHeader, readTailIndex, type LtxHeader, type PageIndexEntry } from '../ltx/index.js';
+import {
+  HEADER_SIZE,
+  decodeHeader,
+  pageIndexColumns,
+  pageIndexEntries,
+  readTailIndexColumns,
+  type LtxHeader,
+  type PageIndexColumns,
+  type PageIndexEntry,
+} from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ReplicaError } from './errors.js';
 import type { LtxFileInfo } from './listing.js';
@@ -37,17 +46,34 @@ export interface ReplicaPageIndex {
   readonly pages: number;
 }
 
-/** One file's index entries from its tail; `whole` is the file when it was fetched entirely. */
-export async function fetchFileIndex(store: ObjectStore, file: Pick<LtxFileInfo, 'key' | 'size'>): Promise<{ entries: PageIndexEntry[]; whole: Uint8Array | null }> {
+/** One file's page index, read from its tail. */
+export interface FileIndex {
+  columns: PageIndexColumns;
+  /** The columns as objects, made on first use (building a PageIndex needs none). */
+  readonly entries: PageIndexEntry[];
+  /** The whole file when it was fetched entirely (≤ 32 KiB), else null. */
+  whole: Uint8Array | null;
+}
+
+/** One file's index from its tail, parsed into columns (a 1 GiB snapshot's has 262,000 entries). */
+export async function fetchFileIndex(store: ObjectStore, file: Pick<LtxFileInfo, 'key' | 'size'>): Promise<FileIndex> {
   const whole = file.size <= TAIL_BYTES;
   let tail = await store.get(file.key, whole ? {} : { range: { suffix: TAIL_BYTES } });
-  let idx = readTailIndex(tail, file.size);
+  let idx = readTailIndexColumns(tail, file.size);
   if (!idx.ok) {
     tail = await store.get(file.key, { range: { suffix: idx.needBytes } });
-    idx = readTailIndex(tail, file.size);
+    idx = readTailIndexColumns(tail, file.size);
   }
   if (!idx.ok) throw new ReplicaError('REPLICA_MISMATCH', `${file.key}: page index needs ${idx.needBytes} tail bytes after a second read`);
-  return { entries: idx.entries, whole: whole ? tail : null };
+  const columns = idx.columns;
+  let entries: PageIndexEntry[] | undefined;
+  return {
+    columns,
+    get entries() {
+      return (entries ??= pageIndexEntries(columns));
+    },
+    whole: whole ? tail : null,
+  };
 }
 
 /** Build the page index of a plan; later files win, pages beyond the final commit are dropped. */
@@ -61,7 +87,7 @@ export async function buildPageIndex(store: ObjectStore, plan: RestorePlan): Pro
     throw new ReplicaError('REPLICA_MISMATCH', `${last.key}: header says TXIDs ${header.minTXID}..${header.maxTXID}, the name says ${last.minTXID}..${last.maxTXID}`);
   }
   const index = new PageIndex(header);
-  plan.files.forEach((f, i) => index.overlay(f.key, indexes[i].entries, i === plan.files.length - 1 ? header.commit : Infinity, false));
+  plan.files.forEach((f, i) => index.overlay(f.key, indexes[i].columns, i === plan.files.length - 1 ? header.commit : Infinity, false));
   index.pages = index.count();
   return index;
 }
@@ -141,7 +167,7 @@ export class PageIndex implements ReplicaPageIndex {
    * win, the database size becomes its commit (pages beyond it are forgotten, so a
    * later growth never resurrects them). Returns the pgnos whose content changed.
    */
-  apply(key: string, header: LtxHeader, entries: readonly PageIndexEntry[]): number[] {
+  apply(key: string, header: LtxHeader, entries: readonly PageIndexEntry[] | PageIndexColumns): number[] {
     // An empty replica's index (a new database) takes the page size of its first file.
     if (this.txid === 0n && this.commit === 0) this.pageSize = header.pageSize;
     if (header.pageSize !== this.pageSize) {
@@ -150,7 +176,7 @@ export class PageIndex implements ReplicaPageIndex {
     if (header.minTXID > this.txid + 1n || header.maxTXID <= this.txid) {
       throw new ReplicaError('REPLICA_GAP', `${key}: TXIDs ${header.minTXID}..${header.maxTXID} do not continue TXID ${this.txid}`);
     }
-    const changed = this.overlay(key, entries, header.commit);
+    const changed = this.overlay(key, isColumns(entries) ? entries : pageIndexColumns(entries), header.commit);
     this.header = header;
     this.txid = header.maxTXID;
     this.pages = this.count();
@@ -162,7 +188,7 @@ export class PageIndex implements ReplicaPageIndex {
    * or dropped (unless `track` is false: building from a plan needs no list, and a 1 GiB
    * snapshot's would hold 262,000 numbers).
    */
-  overlay(key: string, entries: readonly PageIndexEntry[], commit: number, track = true): number[] {
+  overlay(key: string, columns: PageIndexColumns, commit: number, track = true): number[] {
     const changed: number[] = [];
     if (Number.isFinite(commit)) {
       for (let p = commit + 1; p <= Math.min(this.commit, this.#fileOf.length - 1); p++) {
@@ -179,9 +205,10 @@ export class PageIndex implements ReplicaPageIndex {
     }
     // Entries ascend: the last one within the size bounds the growth, done once.
     const limit = this.commit;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      if (entries[i].pgno <= limit) {
-        this.grow(entries[i].pgno);
+    const { count, pgnos, offsets: fromOffsets, sizes: fromSizes } = columns;
+    for (let i = count - 1; i >= 0; i--) {
+      if (pgnos[i] <= limit) {
+        this.grow(pgnos[i]);
         break;
       }
     }
@@ -189,13 +216,13 @@ export class PageIndex implements ReplicaPageIndex {
     const offsets = this.#offsets;
     const sizes = this.#sizes;
     const file = id + 1;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      if (e.pgno > limit) continue;
-      fileOf[e.pgno] = file;
-      offsets[e.pgno] = e.offset;
-      sizes[e.pgno] = e.size;
-      if (track) changed.push(e.pgno);
+    for (let i = 0; i < count; i++) {
+      const pgno = pgnos[i];
+      if (pgno > limit) continue;
+      fileOf[pgno] = file;
+      offsets[pgno] = fromOffsets[i];
+      sizes[pgno] = fromSizes[i];
+      if (track) changed.push(pgno);
     }
     return changed;
   }
@@ -221,4 +248,8 @@ export class PageIndex implements ReplicaPageIndex {
     for (let p = 1; p <= end; p++) if (this.#fileOf[p] !== 0) n++;
     return n;
   }
+}
+
+function isColumns(x: readonly PageIndexEntry[] | PageIndexColumns): x is PageIndexColumns {
+  return !Array.isArray(x);
 }
