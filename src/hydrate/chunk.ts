@@ -3,7 +3,8 @@
 // the CRC of its share of the file-checksum stream (FORMAT.md §7.4: header as
 // stored, per frame the page header, size prefix and decompressed page, then the
 // end marker, index, S and the post-apply checksum); crc64Combine joins the shares.
-import { Crc64, HEADER_SIZE, LtxError, PAGE_FLAG_LZ4_BLOCK } from '../ltx/index.js';
+// In files with checksums each page's checksum comes from the same pass (page-sums.ts).
+import { Crc64, HEADER_SIZE, LtxError, PAGE_FLAG_LZ4_BLOCK, hasChecksums } from '../ltx/index.js';
 import { readPageFrame } from '../ltx/page-frame.js';
 import type { FileMeta } from './file-meta.js';
 
@@ -21,7 +22,7 @@ export interface ChunkResult {
   /** Bytes fed to the CRC (decompressed pages count at page size). */
   hashed: number;
   /** Pages in ascending order (all of the chunk's frames). */
-  pages: { pgno: number; data: Uint8Array }[];
+  pages: { pgno: number; data: Uint8Array; sum?: bigint }[];
   /** The trailer's file checksum, when the chunk ends the file. */
   fileChecksum: bigint | null;
 }
@@ -101,6 +102,7 @@ export function decodeChunk(chunk: Chunk, bytes: Uint8Array, pages?: ScratchBuff
     hashed += HEADER_SIZE;
   }
   const pageSize = meta.header.pageSize;
+  const sums = hasChecksums(meta.header);
   const out: ChunkResult['pages'] = [];
   const into = pages ? pages.take((chunk.last - chunk.first) * pageSize) : new Uint8Array((chunk.last - chunk.first) * pageSize);
   for (let i = chunk.first; i < chunk.last; i++) {
@@ -112,9 +114,14 @@ export function decodeChunk(chunk: Chunk, bytes: Uint8Array, pages?: ScratchBuff
     if (f.pgno !== e.pgno) throw new LtxError('LTX_BAD_PAGE', `${key}: frame holds page ${f.pgno}, the index says ${e.pgno}`);
     const prefix = (frame[4] << 8) | frame[5] ? 10 : 6; // flags 0x1: pgno, flags, u32 N; legacy: pgno, flags
     if (prefix === 10 && ((frame[4] << 8) | frame[5]) !== PAGE_FLAG_LZ4_BLOCK) throw new LtxError('LTX_BAD_PAGE', `${key}: page ${e.pgno}: unknown flags`);
-    crc.update(frame, 0, prefix).update(data);
+    crc.update(frame, 0, prefix);
     hashed += prefix + pageSize;
-    out.push({ pgno: e.pgno, data });
+    // With checksums, the page's own checksum comes from the same pass (for the database checksum).
+    if (sums) out.push({ pgno: e.pgno, data, sum: crc.updatePage(e.pgno, data) });
+    else {
+      crc.update(data);
+      out.push({ pgno: e.pgno, data });
+    }
   }
   let fileChecksum: bigint | null = null;
   if (end === meta.file.size) {

@@ -34,7 +34,8 @@ import { listReplica, type LtxFileInfo } from '../replica/listing.js';
 import { choosePlan, type RestorePlan } from '../replica/plan.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { applyLtxFiles, fullChecksum, writePages } from './apply.js';
+import { applyLtxFiles, writePages } from './apply.js';
+import { PageSums } from './page-sums.js';
 import { ScratchBuffer, chunksOf, decodeChunk, type Chunk, type ChunkResult } from './chunk.js';
 import { continueChain } from '../replica/chain.js';
 import { crc64Combine } from './crc-combine.js';
@@ -244,6 +245,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
   const fh = await open(tmp, fresh ? 'w+' : 'r+');
   let closed = false;
   const metaCache = new Map<string, FileMeta>();
+  const sums = new PageSums();
   const failures = new Map<string, number>(); // file-checksum failures per key
   let resumed = -1;
   log.info({ url, txid: plan.txid.toString(), files: plan.files.length, ltxBytes: plan.files.reduce((s, f) => s + f.size, 0), resume: !fresh, chunkBytes: chunkBytes ?? 'auto', requestBytes, concurrency }, 'hydrate: start');
@@ -266,7 +268,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
         if (odd) throw new HydrationError('HYDRATE_MISMATCH', `${url}: ${odd.file.key} has page size ${odd.header.pageSize}, ${metas[0].file.key} has ${ps}`);
         await writer.append([writer.plan(plan.txid, plan.files.map((f) => f.key))]);
         winners = computeWinners(metas);
-        const r = await fetchPlan({ metas, winners, fh, writer, records, failures, fetcher, progress, chunkBytes, requestBytes, concurrency, txid: plan.txid, log });
+        const r = await fetchPlan({ metas, winners, sums, fh, writer, records, failures, fetcher, progress, chunkBytes, requestBytes, concurrency, txid: plan.txid, log });
         if (resumed < 0) resumed = r.resumedBytes;
         if (wantCatchUp && catchups++ < MAX_CATCHUP_ROUNDS) {
           progress.set('catchup', r.total, r.total, plan.txid);
@@ -304,7 +306,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
     }
     let checksum: bigint | null = null;
     if (hasChecksums(last.header)) {
-      checksum = await fullChecksum(fh, ps, commit);
+      checksum = await sums.value(fh, metas, winners);
       if (checksum !== last.postApplyChecksum) {
         throw new HydrationError('HYDRATE_MISMATCH', `${url}: hydrated database checksum ${hex64(checksum)} differs from ${hex64(last.postApplyChecksum)} in ${last.file.key}`);
       }
@@ -343,6 +345,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
 interface FetchPlanArgs {
   metas: FileMeta[];
   winners: Winners;
+  sums: PageSums;
   fh: Awaited<ReturnType<typeof open>>;
   writer: JournalWriter;
   records: Map<string, ChunkRecord>;
@@ -408,6 +411,7 @@ async function fetchPlan(a: FetchPlanArgs): Promise<{ total: number; resumedByte
   const handle = async (c: Chunk, fileIndex: number, r: ChunkResult) => {
     const mine = r.pages.filter((p) => winners.winner[p.pgno] === fileIndex);
     await writePages(fh, mine, winners.pageSize);
+    for (const p of mine) if (p.sum !== undefined) a.sums.set(c.meta, p.pgno, p.sum);
     pending.push({ key: c.meta.file.key, size: c.meta.file.size, fileChecksum: c.meta.fileChecksum, start: c.start, end: c.end, crc: r.crc, hashed: r.hashed });
     schedule();
     done += c.end - c.start;

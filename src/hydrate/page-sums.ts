@@ -1,0 +1,71 @@
+// The database checksum of a build without a second pass over the file: each page's
+// checksum is taken while its frame is decoded (Crc64.updatePage, the same pass as
+// the file CRC) and kept per page with the file that wrote it. At the end a slot
+// counts only if that file is still the page's winner; pages written by an earlier,
+// interrupted run (resumed from the journal) or by a file that lost the page later
+// are read back from the temp file and summed there.
+import type { FileHandle } from 'node:fs/promises';
+import { DatabaseChecksum, lockPage } from '../ltx/index.js';
+import { HydrationError } from './errors.js';
+import type { FileMeta } from './file-meta.js';
+import type { Winners } from './winners.js';
+
+const READ_BYTES = 4 << 20;
+
+export class PageSums {
+  #sums = new BigUint64Array(0);
+  #writer = new Int32Array(0); // per page: id of the file whose bytes are in the slot, 0 = none
+  readonly #ids = new Map<string, number>();
+
+  /** Page `pgno` of `meta` was written with checksum `sum`. */
+  set(meta: FileMeta, pgno: number, sum: bigint): void {
+    if (pgno >= this.#sums.length) this.grow(pgno + 1);
+    this.#sums[pgno] = sum;
+    this.#writer[pgno] = this.idOf(meta);
+  }
+
+  /** The database checksum of pages 1..commit as `winners` place them in `fh`. */
+  async value(fh: FileHandle, metas: readonly FileMeta[], winners: Winners): Promise<bigint> {
+    const { commit, pageSize: ps, winner } = winners;
+    const lock = lockPage(ps);
+    const sum = new DatabaseChecksum();
+    const ids = metas.map((m) => this.idOf(m));
+    const unsummed: number[] = [];
+    for (let p = 1; p <= commit; p++) {
+      if (p === lock) continue;
+      if (p < this.#writer.length && winner[p] >= 0 && this.#writer[p] === ids[winner[p]]) sum.toggle(this.#sums[p]);
+      else unsummed.push(p);
+    }
+    // Read the rest back in runs of adjacent pages.
+    const buf = new Uint8Array(Math.min(READ_BYTES, Math.max(ps, unsummed.length * ps)));
+    const per = Math.max(1, Math.floor(buf.length / ps));
+    for (let i = 0; i < unsummed.length; ) {
+      let j = i + 1;
+      while (j < unsummed.length && j - i < per && unsummed[j] === unsummed[j - 1] + 1) j++;
+      const first = unsummed[i];
+      const n = j - i;
+      const { bytesRead } = await fh.read(buf, 0, n * ps, (first - 1) * ps);
+      if (bytesRead !== n * ps) throw new HydrationError('HYDRATE_MISMATCH', `file ends before page ${first + Math.floor(bytesRead / ps)} (commit ${commit})`);
+      for (let k = 0; k < n; k++) sum.addPage(first + k, buf.subarray(k * ps, (k + 1) * ps));
+      i = j;
+    }
+    return sum.value();
+  }
+
+  private idOf(meta: FileMeta): number {
+    const key = `${meta.file.key}|${meta.file.size}|${meta.fileChecksum}`;
+    let id = this.#ids.get(key);
+    if (id === undefined) this.#ids.set(key, (id = this.#ids.size + 1));
+    return id;
+  }
+
+  private grow(n: number): void {
+    const size = Math.max(n, this.#sums.length * 2);
+    const sums = new BigUint64Array(size);
+    sums.set(this.#sums);
+    const writer = new Int32Array(size);
+    writer.set(this.#writer);
+    this.#sums = sums;
+    this.#writer = writer;
+  }
+}
