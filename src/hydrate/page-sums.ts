@@ -16,6 +16,7 @@ export class PageSums {
   #sums = new BigUint64Array(0);
   #writer = new Int32Array(0); // per page: id of the file whose bytes are in the slot, 0 = none
   readonly #ids = new Map<string, number>();
+  readonly #byMeta = new WeakMap<FileMeta, number>();
 
   /** Page `pgno` of `meta` was written with checksum `sum`. */
   set(meta: FileMeta, pgno: number, sum: bigint): void {
@@ -53,9 +54,12 @@ export class PageSums {
   }
 
   private idOf(meta: FileMeta): number {
+    let id = this.#byMeta.get(meta); // called per page: no string per call
+    if (id !== undefined) return id;
     const key = `${meta.file.key}|${meta.file.size}|${meta.fileChecksum}`;
-    let id = this.#ids.get(key);
+    id = this.#ids.get(key);
     if (id === undefined) this.#ids.set(key, (id = this.#ids.size + 1));
+    this.#byMeta.set(meta, id);
     return id;
   }
 
