@@ -155,17 +155,28 @@ export async function writePages(fh: Handle, pages: Map<number, Uint8Array> | { 
   }
 }
 
-/** Database checksum of pages 1..commit of an open file. */
-export async function fullChecksum(fh: Handle, ps: number, commit: number): Promise<bigint> {
-  const sum = new DatabaseChecksum();
+/** Database checksum of pages 1..commit of an open file (lock page skipped). */
+export function fullChecksum(fh: Handle, ps: number, commit: number): Promise<bigint> {
   const lock = lockPage(ps);
+  const pages: number[] = [];
+  for (let p = 1; p <= commit; p++) if (p !== lock) pages.push(p);
+  return checksumPages(fh, ps, commit, pages);
+}
+
+/** Database checksum of just `pages` (ascending) of an open file, read in runs of adjacent pages of up to 4 MiB. */
+export async function checksumPages(fh: Handle, ps: number, commit: number, pages: readonly number[]): Promise<bigint> {
+  const sum = new DatabaseChecksum();
   const per = Math.max(1, Math.floor((4 << 20) / ps));
-  const buf = new Uint8Array(per * ps);
-  for (let first = 1; first <= commit; first += per) {
-    const n = Math.min(per, commit - first + 1);
+  const buf = new Uint8Array(Math.min(per, Math.max(1, pages.length)) * ps);
+  for (let i = 0; i < pages.length; ) {
+    let j = i + 1;
+    while (j < pages.length && j - i < per && pages[j] === pages[j - 1] + 1) j++;
+    const first = pages[i];
+    const n = j - i;
     const { bytesRead } = await fh.read(buf, 0, n * ps, (first - 1) * ps);
     if (bytesRead !== n * ps) throw new HydrationError('HYDRATE_MISMATCH', `file ends before page ${first + Math.floor(bytesRead / ps)} (commit ${commit})`);
-    for (let k = 0; k < n; k++) if (first + k !== lock) sum.addPage(first + k, buf.subarray(k * ps, (k + 1) * ps));
+    for (let k = 0; k < n; k++) sum.addPage(first + k, buf.subarray(k * ps, (k + 1) * ps));
+    i = j;
   }
   return sum.value();
 }

@@ -6,11 +6,9 @@
 // are read back from the temp file and summed there.
 import type { FileHandle } from 'node:fs/promises';
 import { DatabaseChecksum, lockPage } from '../ltx/index.js';
-import { HydrationError } from './errors.js';
+import { checksumPages } from './apply.js';
 import type { FileMeta } from './file-meta.js';
 import type { Winners } from './winners.js';
-
-const READ_BYTES = 4 << 20;
 
 export class PageSums {
   #sums = new BigUint64Array(0);
@@ -37,19 +35,8 @@ export class PageSums {
       if (p < this.#writer.length && winner[p] >= 0 && this.#writer[p] === ids[winner[p]]) sum.toggle(this.#sums[p]);
       else unsummed.push(p);
     }
-    // Read the rest back in runs of adjacent pages.
-    const buf = new Uint8Array(Math.min(READ_BYTES, Math.max(ps, unsummed.length * ps)));
-    const per = Math.max(1, Math.floor(buf.length / ps));
-    for (let i = 0; i < unsummed.length; ) {
-      let j = i + 1;
-      while (j < unsummed.length && j - i < per && unsummed[j] === unsummed[j - 1] + 1) j++;
-      const first = unsummed[i];
-      const n = j - i;
-      const { bytesRead } = await fh.read(buf, 0, n * ps, (first - 1) * ps);
-      if (bytesRead !== n * ps) throw new HydrationError('HYDRATE_MISMATCH', `file ends before page ${first + Math.floor(bytesRead / ps)} (commit ${commit})`);
-      for (let k = 0; k < n; k++) sum.addPage(first + k, buf.subarray(k * ps, (k + 1) * ps));
-      i = j;
-    }
+    // The rest is read back from the file.
+    if (unsummed.length > 0) sum.toggle(await checksumPages(fh, ps, commit, unsummed));
     return sum.value();
   }
 
