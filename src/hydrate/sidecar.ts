@@ -11,6 +11,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { syncDirSync } from '../storage/sync-dir.js';
 import { dirname } from 'node:path';
+import type { CopyState } from './types.js';
 
 export interface SidecarIdentity {
   key: string;
@@ -18,13 +19,7 @@ export interface SidecarIdentity {
   fileChecksum: bigint;
 }
 
-export interface Sidecar {
-  url: string;
-  txid: bigint;
-  pageSize: number;
-  commit: number;
-  checksum: bigint | null;
-  identity: SidecarIdentity;
+export interface Sidecar extends CopyState {
   /** Non-null while (or if a crash interrupted) applying files up to this TXID. */
   applyingTo: bigint | null;
   updatedAt: string;

@@ -22,8 +22,8 @@ export interface HydrationStats {
   mode: 'built' | 'reused' | 'caught-up';
 }
 
-export interface HydratedFile {
-  path: string;
+/** What a local copy reflects: the part HydratedFile and the sidecar share. */
+export interface CopyState {
   url: string;
   txid: bigint;
   pageSize: number;
@@ -32,6 +32,10 @@ export interface HydratedFile {
   checksum: bigint | null;
   /** The LTX file whose maxTXID is txid (what the sidecar records to recognize the replica). */
   identity: SidecarIdentity;
+}
+
+export interface HydratedFile extends CopyState {
+  path: string;
   /** Set by hydrate(). */
   stats?: HydrationStats;
 }
