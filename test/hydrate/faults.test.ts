@@ -12,24 +12,13 @@ import { S3Store } from '../../src/storage/s3-store.js';
 import { makeStore, removeTempDirs, tempDir } from '../replica/helpers.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { testS3Config, testS3StoreOptions, uniquePrefix } from '../support/s3.js';
-import { makeReplica, restored } from './helpers.js';
+import { bindAll, makeReplica, restored } from './helpers.js';
 
 afterAll(removeTempDirs);
 
 /** The same store, but `damage` may change a GET body before the caller sees it. */
 function damaging(store: ObjectStore, damage: (key: string, body: Uint8Array) => Uint8Array): ObjectStore {
-  return {
-    url: store.url,
-    listPage: store.listPage.bind(store),
-    list: store.list.bind(store),
-    get: async (key, options) => damage(key, await store.get(key, options)),
-    head: store.head.bind(store),
-    put: store.put.bind(store),
-    putIfAbsent: store.putIfAbsent.bind(store),
-    deleteMany: store.deleteMany.bind(store),
-    stats: store.stats.bind(store),
-    close: store.close.bind(store),
-  };
+  return { ...bindAll(store), get: async (key, options) => damage(key, await store.get(key, options)) };
 }
 
 describe('hydrate under damage', () => {

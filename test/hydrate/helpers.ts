@@ -51,3 +51,19 @@ export async function restored(store: ObjectStore, dir: string, txid?: bigint): 
 export function writeImage(file: string, image: Uint8Array): void {
   writeFileSync(file, image);
 }
+
+/** The store's methods bound to it, without the optional getStream (so reads go through get, which tests can wrap). */
+export function bindAll(store: ObjectStore): ObjectStore {
+  return {
+    url: store.url,
+    listPage: store.listPage.bind(store),
+    list: store.list.bind(store),
+    get: store.get.bind(store),
+    head: store.head.bind(store),
+    put: store.put.bind(store),
+    putIfAbsent: store.putIfAbsent.bind(store),
+    deleteMany: store.deleteMany.bind(store),
+    stats: store.stats.bind(store),
+    close: store.close.bind(store),
+  };
+}

@@ -10,24 +10,9 @@ import { compactLtx } from '../../src/ltx/index.js';
 import { choosePlan, importDatabase, layoutFor, listReplica } from '../../src/replica/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { makeDb, makeStore, removeTempDirs, tempDir } from '../replica/helpers.js';
-import { addL0, makeReplica, restored } from './helpers.js';
+import { addL0, bindAll, makeReplica, restored } from './helpers.js';
 
 afterAll(removeTempDirs);
-
-function bindAll(store: ObjectStore): ObjectStore {
-  return {
-    url: store.url,
-    listPage: store.listPage.bind(store),
-    list: store.list.bind(store),
-    get: store.get.bind(store),
-    head: store.head.bind(store),
-    put: store.put.bind(store),
-    putIfAbsent: store.putIfAbsent.bind(store),
-    deleteMany: store.deleteMany.bind(store),
-    stats: store.stats.bind(store),
-    close: store.close.bind(store),
-  };
-}
 
 describe.each(['file', 's3'] as const)('hydrate on %s', (kind) => {
   for (const checksums of [true, false]) {
