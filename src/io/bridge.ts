@@ -1,8 +1,9 @@
 // The synchronous half of the bridge: post a request to the I/O worker and block the
 // calling thread until its answer is on the port, with a deadline, a heartbeat check
 // and worker replacement. Only one request is outstanding at a time (the caller is
-// blocked, or holds the PendingCall of `post`), and every answer carries the request's sequence number: anything else
-// found on the port (a forged or late answer) is dropped, never returned.
+// blocked, or holds the PendingCall of `post`), and every answer carries the
+// request's sequence number: anything else found on the port (a forged or late
+// answer) is dropped, never returned.
 //
 // Waiting: a bounded spin on the EVENT word first (an answer from a warm worker comes
 // back in tens of µs, and Atomics.wait's wake-up costs more than that: see
