@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_POLICY, resolvePolicy, type CompactionPolicy } from './compact/policy.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,6 +32,26 @@ export interface OpenOptions {
   logLevel?: LogLevel;
   /** S3 credentials and endpoint; default from the `AWS_*` variables. */
   s3?: Partial<S3Credentials>;
+  /** A writer's compaction and retention; each field overrides its variable. */
+  compaction?: CompactionOptions;
+}
+
+/** Durations: milliseconds, or strings such as `'30s'`. Defaults are Litestream v0.5's. */
+export interface CompactionOptions {
+  /** `LITESTREAM_L1_INTERVAL` (30s): L0 files merged into an L1 file this often. */
+  l1Interval?: number | string;
+  /** `LITESTREAM_L2_INTERVAL` (5m): L1 into L2. */
+  l2Interval?: number | string;
+  /** `LITESTREAM_L3_INTERVAL` (1h): L2 into L3. */
+  l3Interval?: number | string;
+  /** `LITESTREAM_SNAPSHOT_INTERVAL` (24h): a full snapshot (L9) this often. */
+  snapshotInterval?: number | string;
+  /** `LITESTREAM_SNAPSHOT_RETENTION` (24h): history kept; older snapshots and the files they cover go. */
+  snapshotRetention?: number | string;
+  /** `LITESTREAM_L0_RETENTION` (5m): L0 files kept this long after an L1 file covers them. */
+  l0Retention?: number | string;
+  /** `LITESTREAM_READER_GRACE` (5m): no file is deleted sooner than this after the file that replaced it was written. */
+  readerGrace?: number | string;
 }
 
 export interface S3Credentials {
@@ -56,6 +77,8 @@ export interface Config {
   cacheSize: number;
   logLevel: LogLevel;
   s3: S3Credentials;
+  /** The writer's compaction and retention, in ms. */
+  compaction: CompactionPolicy;
 }
 
 /** Defaults from DESIGN.md. 1 s sync and poll match Litestream's VFS, so lag expectations carry over. */
@@ -101,6 +124,7 @@ export function loadConfig(options: OpenOptions = {}, env: Env = process.env): C
     pollInterval: parseDuration(pick(options.pollInterval, 'LITESTREAM_POLL_INTERVAL'), 'LITESTREAM_POLL_INTERVAL', DEFAULTS.pollInterval),
     cacheSize: parseSize(pick(options.cacheSize, 'LITESTREAM_CACHE_SIZE'), 'LITESTREAM_CACHE_SIZE', DEFAULTS.cacheSize),
     logLevel: parseLogLevel(pick(options.logLevel, 'LITESTREAM_LOG_LEVEL'), 'LITESTREAM_LOG_LEVEL'),
+    compaction: loadCompaction(options.compaction ?? {}, pick),
     s3: {
       accessKeyId: options.s3?.accessKeyId ?? nonEmpty(env.AWS_ACCESS_KEY_ID),
       secretAccessKey: options.s3?.secretAccessKey ?? nonEmpty(env.AWS_SECRET_ACCESS_KEY),
@@ -109,6 +133,20 @@ export function loadConfig(options: OpenOptions = {}, env: Env = process.env): C
       endpoint: options.s3?.endpoint ?? nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL),
     },
   };
+}
+
+/** The compaction variables, each a duration; the policy's own checks run on the result. */
+function loadCompaction(o: CompactionOptions, pick: <T>(option: T | undefined, name: string) => T | string | undefined): CompactionPolicy {
+  const d = (option: number | string | undefined, name: string, dflt: number) => parseDuration(pick(option, name), name, dflt);
+  return resolvePolicy({
+    l1IntervalMs: d(o.l1Interval, 'LITESTREAM_L1_INTERVAL', DEFAULT_POLICY.l1IntervalMs),
+    l2IntervalMs: d(o.l2Interval, 'LITESTREAM_L2_INTERVAL', DEFAULT_POLICY.l2IntervalMs),
+    l3IntervalMs: d(o.l3Interval, 'LITESTREAM_L3_INTERVAL', DEFAULT_POLICY.l3IntervalMs),
+    snapshotIntervalMs: d(o.snapshotInterval, 'LITESTREAM_SNAPSHOT_INTERVAL', DEFAULT_POLICY.snapshotIntervalMs),
+    retentionMs: d(o.snapshotRetention, 'LITESTREAM_SNAPSHOT_RETENTION', DEFAULT_POLICY.retentionMs),
+    l0RetentionMs: d(o.l0Retention, 'LITESTREAM_L0_RETENTION', DEFAULT_POLICY.l0RetentionMs),
+    readerGraceMs: d(o.readerGrace, 'LITESTREAM_READER_GRACE', DEFAULT_POLICY.readerGraceMs),
+  });
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

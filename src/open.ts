@@ -15,7 +15,7 @@ import { SQLITE_ERROR } from './vfs/codes.js';
 import { VfsError } from './vfs/vfs.js';
 import { SyncStore } from './io/index.js';
 import { log, setLogLevel } from './log.js';
-import { buildPageIndex, isReplicaError, planRestore, type RestorePlan } from './replica/index.js';
+import { isReplicaError, planRestoreLinked, type RestorePlan } from './replica/index.js';
 import { replicaStoreOptions } from './replica/open.js';
 import { PageIndex } from './replica/page-index.js';
 import { Poller, type PollerStats } from './replica/poller.js';
@@ -230,8 +230,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
       ({ plan, index, head } = planned.take());
     } else {
       try {
-        plan = await planRestore(store);
-        index = await buildPageIndex(store, plan);
+        ({ plan, index } = await planRestoreLinked(store, {}, { onRefused: (err) => log.warn({ err: err.message }, 'open: a restore plan was refused; trying another') }));
       } catch (err) {
         // A writer may start a new database in an empty replica (TXID 1 will be its snapshot).
         if (!isReplicaError(err, 'REPLICA_EMPTY')) throw err;
@@ -269,7 +268,7 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
   const database: ReplicaDatabase = (db = new ReplicaDatabase(vfs, sync, store, plan, openStats, true)); // open() closes the stores if this throws
   loadSchema(database);
   openStats.ms = performance.now() - t0;
-  poller = new Poller(store, vfs, config.pollInterval, index.pageSize);
+  poller = new Poller(store, vfs, config.pollInterval, index.pageSize, plan.files[plan.files.length - 1]);
   database.setPoller(poller);
   poller.start();
   return database;

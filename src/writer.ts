@@ -4,11 +4,12 @@
 // the VFS (the buffer is reconciled with the replica first), attached to it after.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { CompactionScheduler, type SchedulerStats } from './compact/index.js';
+import { CompactionScheduler, type CompactionReport, type SchedulerStats } from './compact/index.js';
 import type { Config } from './config.js';
 import type { SyncStore } from './io/sync-store.js';
-import { decodeLtx, type LtxHeader, type PageIndexEntry } from './ltx/index.js';
+import { decodeLtx, type EncodedLtx } from './ltx/index.js';
 import { log } from './log.js';
+import { planRestoreLinked } from './replica/linked-plan.js';
 import type { PageIndex } from './replica/page-index.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { BufferFullError, reconcileBuffer, SecondWriterError, Syncer, WriteBuffer, type ReconcileResult, type SyncerStats, type SyncState } from './sync/index.js';
@@ -80,7 +81,12 @@ export class Writer {
       log,
       onSynced: (f) => writer?.synced(f.key, f.encoded),
     });
-    const compactor = new CompactionScheduler(store, { log, latestTXID: () => buffer.base?.txid ?? null });
+    const compactor = new CompactionScheduler(store, {
+      log,
+      policy: config.compaction,
+      latestTXID: () => buffer.base?.txid ?? null,
+      onPass: (report) => writer?.repoint(store, report),
+    });
     writer = new Writer(buffer, syncer, compactor, recovery);
     return writer;
   }
@@ -156,13 +162,28 @@ export class Writer {
     }
   }
 
-  private synced(key: string, encoded: { bytes: Uint8Array; header: LtxHeader; index: PageIndexEntry[] }): void {
+  /**
+   * After a compaction pass that wrote or deleted files: rebuild the page index from
+   * the latest plan at the synced TXID and read from it, so the writer's reads never
+   * reach for L0 files that retention deletes later (uploads since then are re-applied).
+   */
+  async repoint(store: ObjectStore, report: CompactionReport): Promise<void> {
+    const vfs = this.#vfs;
+    if (vfs === null || (report.written.length === 0 && report.deleted.length === 0)) return;
+    const txid = vfs.txid;
+    if (txid === 0n) return;
+    const { index } = await planRestoreLinked(store, { txid });
+    const done = vfs.repoint(index);
+    log.debug({ txid: String(txid), done }, 'writer: page index re-pointed to the compacted files');
+  }
+
+  private synced(key: string, encoded: EncodedLtx): void {
     const vfs = this.#vfs;
     if (vfs === null) return;
     // We hold the pages we just uploaded: cache them instead of fetching them back.
     const pages = new Map<number, Uint8Array>();
     for (const p of decodeLtx(encoded.bytes).pages) pages.set(p.pgno, p.data);
-    vfs.synced({ key, header: encoded.header, entries: encoded.index }, pages);
+    vfs.synced({ key, header: encoded.header, entries: encoded.index, postApplyChecksum: encoded.postApplyChecksum }, pages);
   }
 }
 

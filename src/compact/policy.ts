@@ -1,6 +1,7 @@
 // When compaction runs and what retention keeps. Defaults follow Litestream v0.5
 // (compaction_level.go, store.go): L1 30 s, L2 5 min, L3 1 h, L9 snapshots daily,
-// L0 files kept 5 min after L1 covers them, snapshots retained 24 h.
+// L0 files kept 5 min after L1 covers them, snapshots retained 24 h; and readers get
+// 5 min of grace before a file they may hold is deleted.
 
 export interface CompactionPolicy {
   /** L0 → L1 (ms). */
@@ -17,6 +18,12 @@ export interface CompactionPolicy {
   l0RetentionMs: number;
   /** Keep the history of this long: files and snapshots older than the newest snapshot that is itself this old go (ms). */
   retentionMs: number;
+  /**
+   * Readers' grace (ms): no file is deleted sooner than this after the file that took
+   * its place was written, so a read transaction that started on the old file can finish
+   * (a read that still finds its file gone re-plans at the same TXID from the higher level).
+   */
+  readerGraceMs: number;
 }
 
 export const DEFAULT_POLICY: Readonly<CompactionPolicy> = Object.freeze({
@@ -27,6 +34,7 @@ export const DEFAULT_POLICY: Readonly<CompactionPolicy> = Object.freeze({
   maxPlanFiles: 12,
   l0RetentionMs: 5 * 60_000,
   retentionMs: 24 * 60 * 60_000,
+  readerGraceMs: 5 * 60_000,
 });
 
 /** Defaults filled in and every value checked (a bad one is a programming error, so TypeError). */
@@ -38,7 +46,7 @@ export function resolvePolicy(partial: Partial<CompactionPolicy> = {}): Compacti
   for (const k of ['l1IntervalMs', 'l2IntervalMs', 'l3IntervalMs', 'snapshotIntervalMs'] as const) {
     if (!Number.isFinite(p[k]) || p[k] <= 0) throw new TypeError(`compaction policy: ${k} must be a positive number of ms, got ${p[k]}`);
   }
-  for (const k of ['l0RetentionMs', 'retentionMs'] as const) {
+  for (const k of ['l0RetentionMs', 'retentionMs', 'readerGraceMs'] as const) {
     if (!Number.isFinite(p[k]) || p[k] < 0) throw new TypeError(`compaction policy: ${k} must be a non-negative number of ms, got ${p[k]}`);
   }
   if (!Number.isInteger(p.maxPlanFiles) || p.maxPlanFiles < 1) throw new TypeError(`compaction policy: maxPlanFiles must be an integer ≥ 1, got ${p.maxPlanFiles}`);

@@ -1,6 +1,7 @@
 // Which files retention lets go. Pure: a pass decides on its in-memory listing, then
 // removes whatever the latest restore plan uses from the result (compact-once.ts).
 //
+// Every delay below is at least the readers' grace (`readerGraceMs`).
 // - L0: once an L1 file covers it and that L1 file is at least `l0RetentionMs` old
 //   (Litestream keeps L0 a few minutes after compaction so followers polling L0 catch up).
 // - The base snapshot is the newest L9 snapshot at least `retentionMs` old: every state
@@ -25,7 +26,7 @@ export interface RetentionResult {
 /** `timeOf` gives when a file was written (files written by this pass: the pass's now). */
 export function selectDeletions(
   files: readonly LtxFileInfo[],
-  policy: Pick<CompactionPolicy, 'l0RetentionMs' | 'retentionMs'>,
+  policy: Pick<CompactionPolicy, 'l0RetentionMs' | 'retentionMs'> & Partial<Pick<CompactionPolicy, 'readerGraceMs'>>,
   now: number,
   timeOf: (f: LtxFileInfo) => number,
 ): RetentionResult {
@@ -35,6 +36,10 @@ export function selectDeletions(
     if (t > now && (nextAt === null || t < nextAt)) nextAt = t;
   };
 
+  // The readers' grace bounds both: a file outlives what replaced it by at least that much.
+  const grace = policy.readerGraceMs ?? 0;
+  const l0Keep = Math.max(policy.l0RetentionMs, grace);
+  const keep = Math.max(policy.retentionMs, grace);
   const l1 = files.filter((f) => f.level === 1);
   for (const f of files) {
     if (f.level !== 0) continue;
@@ -42,23 +47,23 @@ export function selectDeletions(
     let covered: number | undefined;
     for (const g of l1) if (g.minTXID <= f.minTXID && f.maxTXID <= g.maxTXID) covered = Math.min(covered ?? Infinity, timeOf(g));
     if (covered === undefined) continue;
-    if (now - covered >= policy.l0RetentionMs) out.set(f.key, { file: f, reason: 'l0-compacted' });
-    else later(covered + policy.l0RetentionMs);
+    if (now - covered >= l0Keep) out.set(f.key, { file: f, reason: 'l0-compacted' });
+    else later(covered + l0Keep);
   }
 
-  const horizon = now - policy.retentionMs;
+  const horizon = now - keep;
   const snapshots = files.filter((f) => f.level === SNAPSHOT_LEVEL && f.minTXID === 1n).sort((a, b) => (a.maxTXID < b.maxTXID ? -1 : a.maxTXID > b.maxTXID ? 1 : 0));
   let base: LtxFileInfo | undefined;
   for (const s of snapshots) {
     if (timeOf(s) <= horizon) base = s;
-    else later(timeOf(s) + policy.retentionMs); // becomes the base then
+    else later(timeOf(s) + keep); // becomes the base then
   }
   if (base) {
     for (const f of files) {
       if (f === base || out.has(f.key)) continue;
       if (f.level === SNAPSHOT_LEVEL ? f.maxTXID < base.maxTXID : f.maxTXID <= base.maxTXID) {
         if (timeOf(f) <= horizon) out.set(f.key, { file: f, reason: 'retention' });
-        else later(timeOf(f) + policy.retentionMs);
+        else later(timeOf(f) + keep);
       }
     }
   }

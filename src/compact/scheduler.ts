@@ -20,6 +20,8 @@ export interface SchedulerOptions {
    */
   latestTXID?: () => bigint | null;
   chunkBytes?: number;
+  /** After each successful pass (the writer re-points its page index to the files written). Its errors are logged. */
+  onPass?: (report: CompactionReport) => Promise<void> | void;
 }
 
 export interface SchedulerStats {
@@ -143,6 +145,11 @@ export class CompactionScheduler {
       this.s.bytesWritten += r.bytesWritten;
       this.s.bytesDeleted += r.bytesDeleted;
       this.lastSeenTXID = seen;
+      try {
+        await this.options.onPass?.(r);
+      } catch (err) {
+        this.log.warn({ err }, `after the compaction pass: ${(err as Error).message}`);
+      }
       return r;
     } catch (err) {
       this.s.failures++;

@@ -79,16 +79,18 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
     case 'list':
       return store.listPage(req.prefix, req.options);
     case 'plan': {
-      // Loaded on first use (a writer's worker never plans), and only these two: the
-      // replica's index module would load restore's engine, a second SQLite instance.
-      const [{ planRestore }, { buildPageIndex }] = await Promise.all([import('../replica/plan.js'), import('../replica/page-index.js')]);
+      // Loaded on first use (a writer's worker plans only to re-point after compaction),
+      // and only this module: the replica's index would load restore's engine, a second SQLite instance.
+      const { planRestoreLinked } = await import('../replica/linked-plan.js');
       const target = req.target.timestampMs === undefined ? { txid: req.target.txid } : { timestamp: new Date(req.target.timestampMs) };
-      const plan = await planRestore(store, target);
-      const first = plan.files[0];
       // The snapshot's head (page 1, the schema, early B-tree roots) in the same round trip as the tails.
-      const headP = req.target.headBytes ? store.get(first.key, { range: { offset: 0, length: Math.min(req.target.headBytes, first.size) } }) : null;
-      const index = await buildPageIndex(store, plan);
-      const head = headP ? { key: first.key, bytes: await headP } : null;
+      let headP: Promise<{ key: string; bytes: Uint8Array }> | null = null;
+      const { plan, index } = await planRestoreLinked(store, target, {
+        onPlan: (first) => {
+          if (req.target.headBytes) headP = store.get(first.key, { range: { offset: 0, length: Math.min(req.target.headBytes, first.size) } }).then((bytes) => ({ key: first.key, bytes }));
+        },
+      });
+      const head = headP === null ? null : await (headP as Promise<{ key: string; bytes: Uint8Array }>);
       // Moved, not copied: a 1 GiB database's index is 4 MB of typed arrays, and this worker drops them.
       const data = index.toData();
       for (const a of [data.fileOf, data.offsets, data.sizes, head?.bytes]) if (a !== undefined) movable(a, transfer);

@@ -7,7 +7,9 @@ export type ReplicaErrorCode =
   | 'REPLICA_GAP' // the chain of files breaks: some TXIDs are in no usable file
   | 'REPLICA_NO_SNAPSHOT' // no file starts at TXID 1 (snapshot) at or before the target
   | 'REPLICA_TARGET' // the requested TXID or time is not a state the replica can restore
-  | 'REPLICA_MISMATCH' // a file's header disagrees with its name or with the file before it
+  | 'REPLICA_MISMATCH' // a file's header disagrees with its name or with the file before it (LinkError: checksums)
+  | 'REPLICA_REPLACED' // the replica at the URL is another database than the one being followed
+  | 'REPLICA_EXPIRED' // the files of a state a reader still reads were removed and no level holds it
   | 'REPLICA_VERIFY' // the restored database fails its checksum or integrity check
   | 'REPLICA_OUTPUT_EXISTS' // restore: the output file exists (and overwrite was not asked for)
   | 'REPLICA_NOT_EMPTY' // import into a replica that already holds LTX files (without force)
@@ -24,4 +26,15 @@ export class ReplicaError extends Error {
 
 export function isReplicaError(err: unknown, code?: ReplicaErrorCode): err is ReplicaError {
   return err instanceof ReplicaError && (code === undefined || err.code === code);
+}
+
+/** Two files whose checksums do not link: `next` does not continue the state `prev` leaves. */
+export class LinkError extends ReplicaError {
+  constructor(
+    readonly prevKey: string,
+    readonly nextKey: string,
+    message: string,
+  ) {
+    super('REPLICA_MISMATCH', message);
+  }
 }

@@ -7,6 +7,7 @@
 import {
   HEADER_SIZE,
   decodeHeader,
+  hasChecksums,
   pageIndexColumns,
   pageIndexEntries,
   readTailIndexColumns,
@@ -15,7 +16,7 @@ import {
   type PageIndexEntry,
 } from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { ReplicaError } from './errors.js';
+import { LinkError, ReplicaError } from './errors.js';
 import type { LtxFileInfo } from './listing.js';
 import type { RestorePlan } from './plan.js';
 import { mapLimit } from './pool.js';
@@ -23,6 +24,8 @@ import { mapLimit } from './pool.js';
 // The last 32 KiB holds the whole index of files up to ~4,000 pages (an entry is
 // 5-8 bytes); Litestream reads the same amount. Larger indexes take a second GET.
 export const TAIL_BYTES = 32 * 1024;
+// States remembered per index (for followers checking a file that straddles their TXID).
+const BOUNDARIES_MAX = 4096;
 // Tail requests in flight: matches the S3 store's default of 16 sockets.
 const TAIL_CONCURRENCY = 16;
 
@@ -53,7 +56,14 @@ export interface FileIndex {
   readonly entries: PageIndexEntry[];
   /** The whole file when it was fetched entirely (≤ 32 KiB), else null. */
   whole: Uint8Array | null;
+  /** The trailer's database checksum after applying the file (0 in a NoChecksum file). */
+  postApplyChecksum: bigint;
+  /** The trailer's checksum of the file itself: its identity. */
+  fileChecksum: bigint;
 }
+
+/** Tails and headers already fetched, by key: a re-plan (a link refused) fetches only what is new. */
+export type TailCache = Map<string, Promise<FileIndex> | Promise<LtxHeader>>;
 
 /** One file's index from its tail, parsed into columns (a 1 GiB snapshot's has 262,000 entries). */
 export async function fetchFileIndex(store: ObjectStore, file: Pick<LtxFileInfo, 'key' | 'size'>): Promise<FileIndex> {
@@ -73,29 +83,83 @@ export async function fetchFileIndex(store: ObjectStore, file: Pick<LtxFileInfo,
       return (entries ??= pageIndexEntries(columns));
     },
     whole: whole ? tail : null,
+    postApplyChecksum: idx.postApplyChecksum,
+    fileChecksum: idx.fileChecksum,
   };
 }
 
-/** Build the page index of a plan; later files win, pages beyond the final commit are dropped. */
-export async function buildPageIndex(store: ObjectStore, plan: RestorePlan): Promise<PageIndex> {
-  if (plan.files.length === 0) throw new TypeError('buildPageIndex: the plan has no files');
-  const last = plan.files[plan.files.length - 1];
-  const headerP = last.size > TAIL_BYTES ? store.get(last.key, { range: { offset: 0, length: HEADER_SIZE } }) : null;
-  const indexes = await mapLimit(plan.files, TAIL_CONCURRENCY, (f) => fetchFileIndex(store, f));
-  const header = decodeHeader(headerP ? await headerP : indexes[indexes.length - 1].whole!);
-  if (header.minTXID !== last.minTXID || header.maxTXID !== last.maxTXID) {
-    throw new ReplicaError('REPLICA_MISMATCH', `${last.key}: header says TXIDs ${header.minTXID}..${header.maxTXID}, the name says ${last.minTXID}..${last.maxTXID}`);
+function cached<T>(cache: TailCache | undefined, key: string, make: () => Promise<T>): Promise<T> {
+  if (cache === undefined) return make();
+  let p = cache.get(key) as Promise<T> | undefined;
+  if (p === undefined) {
+    p = make();
+    cache.set(key, p as Promise<FileIndex>);
+    p.catch(() => cache.delete(key)); // a failed fetch is tried again by the next plan
   }
+  return p;
+}
+
+/** The database checksum a file leaves, or null when it carries none (NoChecksum: Litestream's files). */
+export function postChecksumOf(header: LtxHeader, postApplyChecksum: bigint): bigint | null {
+  return hasChecksums(header) && postApplyChecksum !== 0n ? postApplyChecksum : null;
+}
+
+/**
+ * Refuse `next` when it continues `prev` exactly and both carry checksums that do not
+ * link: its pre-apply checksum must be the database checksum `prev` left. A file that
+ * does not link belongs to another history (a fenced writer's leftover, another database).
+ */
+export function checkLink(prevKey: string, prevChecksum: bigint | null, prevTXID: bigint, nextKey: string, next: LtxHeader): void {
+  if (prevChecksum === null || !hasChecksums(next) || next.minTXID !== prevTXID + 1n || next.preApplyChecksum === 0n) return;
+  if (next.preApplyChecksum !== prevChecksum) {
+    throw new LinkError(prevKey, nextKey, `${nextKey} does not continue ${prevKey}: its pre-apply checksum ${hex(next.preApplyChecksum)} is not the database checksum ${hex(prevChecksum)} at TXID ${prevTXID}; the files belong to different histories`);
+  }
+}
+
+const hex = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
+
+/**
+ * Build the page index of a plan; later files win, pages beyond the final commit are
+ * dropped. Every file after the first must link to the one before it (checkLink; a
+ * LinkError names both): the headers of files over 32 KiB come with one 100-byte GET
+ * each, issued with the tails.
+ */
+export async function buildPageIndex(store: ObjectStore, plan: RestorePlan, cache?: TailCache): Promise<PageIndex> {
+  if (plan.files.length === 0) throw new TypeError('buildPageIndex: the plan has no files');
+  const n = plan.files.length;
+  const last = plan.files[n - 1];
+  const fetchHeader = (f: LtxFileInfo) => cached(cache, `${f.key}#header`, async () => decodeHeader(await store.get(f.key, { range: { offset: 0, length: HEADER_SIZE } })));
+  // The snapshot's pre-apply checksum links to nothing: its header is needed only as the last file.
+  const headerPs = plan.files.map((f, i) => (f.size > TAIL_BYTES && (i > 0 || i === n - 1) ? fetchHeader(f) : null));
+  const indexes = await mapLimit(plan.files, TAIL_CONCURRENCY, (f) => cached(cache, f.key, () => fetchFileIndex(store, f)));
+  const headers = await Promise.all(plan.files.map((_, i) => headerPs[i] ?? (indexes[i].whole ? decodeHeader(indexes[i].whole!) : null)));
+  plan.files.forEach((f, i) => {
+    const h = headers[i];
+    if (h !== null && (h.minTXID !== f.minTXID || h.maxTXID !== f.maxTXID)) {
+      throw new ReplicaError('REPLICA_MISMATCH', `${f.key}: header says TXIDs ${h.minTXID}..${h.maxTXID}, the name says ${f.minTXID}..${f.maxTXID}`);
+    }
+    if (i > 0) {
+      const prev = plan.files[i - 1];
+      checkLink(prev.key, headers[i - 1] === null ? nonZero(indexes[i - 1].postApplyChecksum) : postChecksumOf(headers[i - 1]!, indexes[i - 1].postApplyChecksum), prev.maxTXID, f.key, h!);
+    }
+  });
+  const header = headers[n - 1]!;
   const index = new PageIndex(header);
-  plan.files.forEach((f, i) => index.overlay(f.key, indexes[i].columns, i === plan.files.length - 1 ? header.commit : Infinity, false));
+  plan.files.forEach((f, i) => index.overlay(f.key, indexes[i].columns, i === n - 1 ? header.commit : Infinity, false));
   index.pages = index.count();
+  index.checksum = postChecksumOf(header, indexes[n - 1].postApplyChecksum);
+  plan.files.forEach((f, i) => index.boundaries.set(f.maxTXID, headers[i] === null ? nonZero(indexes[i].postApplyChecksum) : postChecksumOf(headers[i]!, indexes[i].postApplyChecksum)));
   return index;
 }
+
+const nonZero = (v: bigint): bigint | null => (v === 0n ? null : v);
 
 /** What crosses a thread boundary (structured clone) to rebuild a PageIndex. */
 export interface PageIndexData {
   header: LtxHeader;
   txid: bigint;
+  checksum: bigint | null;
+  boundaries: [bigint, bigint | null][];
   keys: string[];
   fileOf: Uint32Array;
   offsets: Float64Array;
@@ -113,6 +177,10 @@ export class PageIndex implements ReplicaPageIndex {
   commit: number;
   txid: bigint;
   header: LtxHeader;
+  /** The database checksum at `txid` (the last file's post-apply checksum), or null when its files carry none. */
+  checksum: bigint | null = null;
+  /** States this index passed through (a plan's file boundaries, applied files): TXID → checksum (null: none). */
+  boundaries = new Map<bigint, bigint | null>();
   pages = 0;
   #keys: string[] = [];
   #keyIds = new Map<string, number>();
@@ -120,7 +188,7 @@ export class PageIndex implements ReplicaPageIndex {
   #offsets: Float64Array;
   #sizes: Uint32Array;
 
-  constructor(header: LtxHeader, data?: Omit<PageIndexData, 'header' | 'txid'>) {
+  constructor(header: LtxHeader, data?: Omit<PageIndexData, 'header' | 'txid' | 'checksum' | 'boundaries'>) {
     this.header = header;
     this.pageSize = header.pageSize;
     this.commit = header.commit;
@@ -148,11 +216,13 @@ export class PageIndex implements ReplicaPageIndex {
   static fromData(data: PageIndexData): PageIndex {
     const index = new PageIndex(data.header, data);
     index.txid = data.txid;
+    index.checksum = data.checksum;
+    index.boundaries = new Map(data.boundaries);
     return index;
   }
 
   toData(): PageIndexData {
-    return { header: this.header, txid: this.txid, keys: this.#keys, fileOf: this.#fileOf, offsets: this.#offsets, sizes: this.#sizes };
+    return { header: this.header, txid: this.txid, checksum: this.checksum, boundaries: [...this.boundaries], keys: this.#keys, fileOf: this.#fileOf, offsets: this.#offsets, sizes: this.#sizes };
   }
 
   lookup(pgno: number): PageLocation | undefined {
@@ -166,8 +236,10 @@ export class PageIndex implements ReplicaPageIndex {
    * Overlay the next file of the chain (its TXIDs continue or overlap ours): its pages
    * win, the database size becomes its commit (pages beyond it are forgotten, so a
    * later growth never resurrects them). Returns the pgnos whose content changed.
+   * `postApplyChecksum` (its trailer's) becomes the index's checksum; a file that
+   * continues exactly must link to the current one (LinkError, nothing applied).
    */
-  apply(key: string, header: LtxHeader, entries: readonly PageIndexEntry[] | PageIndexColumns): number[] {
+  apply(key: string, header: LtxHeader, entries: readonly PageIndexEntry[] | PageIndexColumns, postApplyChecksum?: bigint): number[] {
     // An empty replica's index (a new database) takes the page size of its first file.
     if (this.txid === 0n && this.commit === 0) this.pageSize = header.pageSize;
     if (header.pageSize !== this.pageSize) {
@@ -176,9 +248,13 @@ export class PageIndex implements ReplicaPageIndex {
     if (header.minTXID > this.txid + 1n || header.maxTXID <= this.txid) {
       throw new ReplicaError('REPLICA_GAP', `${key}: TXIDs ${header.minTXID}..${header.maxTXID} do not continue TXID ${this.txid}`);
     }
+    checkLink(this.#keys[this.#keys.length - 1] ?? `the state at TXID ${this.txid}`, this.checksum, this.txid, key, header);
     const changed = this.overlay(key, isColumns(entries) ? entries : pageIndexColumns(entries), header.commit);
     this.header = header;
     this.txid = header.maxTXID;
+    this.checksum = postApplyChecksum === undefined ? null : postChecksumOf(header, postApplyChecksum);
+    this.boundaries.set(this.txid, this.checksum);
+    if (this.boundaries.size > BOUNDARIES_MAX) this.boundaries.delete(this.boundaries.keys().next().value!);
     this.pages = this.count();
     return changed;
   }

@@ -8,11 +8,16 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { ReplicaFollower, type FollowUpdate } from './follower.js';
 import { PageIndex } from './page-index.js';
 import type { ChainFile } from '../vfs/remote-pages.js';
+import type { LtxFileInfo } from './listing.js';
 
 /** What the poller needs from the VFS (ReplicaVfs). */
 export interface FollowTarget {
   /** The TXID once queued updates are applied. */
   readonly queuedTxid: bigint;
+  /** The database checksum at that TXID (null: its files carry none). */
+  readonly queuedChecksum: bigint | null;
+  /** States the served index passed through (TXID → checksum). */
+  readonly boundaries: ReadonlyMap<bigint, bigint | null>;
   /** Header timestamp (ms) of the served state's newest file. */
   readonly timestampMs: number;
   readonly pinned: string | null;
@@ -22,6 +27,10 @@ export interface FollowTarget {
 export interface PollerStats {
   polls: number;
   updates: number;
+  /** Fresh plans: no chain from our TXID, our state compacted away, or a chain that did not link. */
+  reloads: number;
+  /** Times the replica turned out to be another database, and reads moved to it. */
+  replaced: number;
   failures: number;
   lastError: string | null;
   lastPollMs: number | null;
@@ -31,15 +40,17 @@ export class Poller {
   #follower: ReplicaFollower;
   #timer: NodeJS.Timeout | null = null;
   #inFlight: Promise<void> | null = null;
-  #stats: PollerStats = { polls: 0, updates: 0, failures: 0, lastError: null, lastPollMs: null };
+  #stats: PollerStats = { polls: 0, updates: 0, reloads: 0, replaced: 0, failures: 0, lastError: null, lastPollMs: null };
 
   constructor(
     private readonly store: ObjectStore,
     private readonly target: FollowTarget,
     private readonly intervalMs: number,
     private readonly pageSize: number,
+    /** The file the opened state came from (the plan's last file). */
+    anchor: LtxFileInfo | null = null,
   ) {
-    this.#follower = new ReplicaFollower(store, { txid: target.queuedTxid, timestampMs: target.timestampMs, pageSize });
+    this.#follower = new ReplicaFollower(store, { txid: target.queuedTxid, checksum: target.queuedChecksum, anchor, history: target.boundaries, timestampMs: target.timestampMs, pageSize });
   }
 
   start(): void {
@@ -72,7 +83,7 @@ export class Poller {
   private async pollOnce(): Promise<void> {
     const t = this.target;
     if (this.#follower.txid !== t.queuedTxid) {
-      this.#follower = new ReplicaFollower(this.store, { txid: t.queuedTxid, timestampMs: t.timestampMs, pageSize: this.pageSize });
+      this.#follower = new ReplicaFollower(this.store, { txid: t.queuedTxid, checksum: t.queuedChecksum, history: t.boundaries, timestampMs: t.timestampMs, pageSize: this.pageSize });
     }
     const from = this.#follower.txid;
     let update: FollowUpdate | null;
@@ -89,11 +100,13 @@ export class Poller {
     // Time travel started, or the VFS moved, while we were listing: drop this one.
     if (update === null || t.pinned !== null || t.queuedTxid !== from) return;
     if (update.kind === 'files') {
-      t.update({ kind: 'files', files: update.files.map((f) => ({ key: f.info.key, header: f.header, entries: f.entries })) });
+      t.update({ kind: 'files', files: update.files.map((f) => ({ key: f.info.key, header: f.header, entries: f.entries, postApplyChecksum: f.postApplyChecksum })) });
     } else {
       const index = update.index instanceof PageIndex ? update.index : undefined;
       if (index === undefined) throw new TypeError('Poller: the follower returned an index that is not a PageIndex');
       t.update({ kind: 'reset', index });
+      this.#stats.reloads++;
+      if (update.reason === 'replaced') this.#stats.replaced++;
     }
     this.#stats.updates++;
     log.debug({ url: this.store.url, from: String(from), to: String(t.queuedTxid) }, 'new transactions queued');

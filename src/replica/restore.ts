@@ -16,7 +16,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { syncDirSync } from '../storage/sync-dir.js';
 import { totalOf } from '../storage/stats.js';
 import { ReplicaError } from './errors.js';
-import { planRestore, type RestorePlan, type RestoreTarget } from './plan.js';
+import { planRestoreChecked } from './linked-plan.js';
+import type { RestorePlan, RestoreTarget } from './plan.js';
 
 // 8 MiB ranges, 8 in flight: enough to fill a loopback or LAN link from one client
 // while holding at most 64 MiB of downloaded bytes in memory.
@@ -75,7 +76,8 @@ export async function restore(store: ObjectStore, target: RestoreTarget, outPath
   const statsBefore = store.stats();
   const out = resolve(outPath);
   if (!options.overwrite && existsSync(out)) throw new ReplicaError('REPLICA_OUTPUT_EXISTS', `output ${out} already exists; remove it or pass overwrite (--force)`);
-  const plan = options.plan ?? (await planRestore(store, target));
+  // The plan whose checksums link (a leftover of a fenced writer is not taken).
+  const plan = options.plan ?? (await planRestoreChecked(store, target));
   const chunkBytes = options.chunkBytes ?? RESTORE_CHUNK_BYTES;
   const concurrency = options.concurrency ?? RESTORE_CONCURRENCY;
   const chunks: Chunk[] = [];

@@ -8,6 +8,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { decodePageFrame, type LtxHeader, type PageIndexEntry } from '../ltx/index.js';
 import type { PageIndex } from '../replica/page-index.js';
 import type { ByteRange } from '../storage/object-store.js';
+import { isStoreError } from '../storage/store-error.js';
 import type { StoreStats } from '../storage/stats.js';
 import { log } from '../log.js';
 import { interiorChildren } from './btree-page.js';
@@ -28,6 +29,12 @@ const PREFETCH_RANGES = 16;
 /** What the VFS needs from the store: synchronous ranged reads (a SyncStore). */
 export interface PageSource {
   getSync(key: string, range?: ByteRange): Uint8Array;
+  /**
+   * A fresh plan and page index at `txid` (list, tails): when a page's file is gone
+   * (compaction and retention moved it to a higher level), the same state from the
+   * files that hold it now. Without it, a removed file is a read error.
+   */
+  planSync?(target: { txid: bigint }): { index: PageIndex };
   /** Start several reads now, take them later (prefetching); without it, prefetchBelow() does nothing. */
   getManyLater?(items: readonly { key: string; range?: ByteRange }[]): () => Uint8Array[];
   storeStats?(): StoreStats;
@@ -47,7 +54,13 @@ export interface ChainFile {
   key: string;
   header: LtxHeader;
   entries: readonly PageIndexEntry[];
+  /** The trailer's post-apply checksum (0 or absent: none), for the next file's link. */
+  postApplyChecksum?: bigint;
 }
+
+// The writer's own uploads since the last re-point, so that an index rebuilt at an
+// older TXID (after a compaction pass) can be brought up to date before the swap.
+const APPLIED_LOG_MAX = 4096;
 
 /** A frame that came with a read-ahead, kept as fetched and decoded on first use. */
 class RawFrame {
@@ -78,6 +91,11 @@ export class RemotePages {
   prefetchedPages = 0;
   /** A prefetch on its way: taken (its frames cached) at the next miss. */
   #prefetch: { runs: FrameRun[]; take: () => Uint8Array[] } | null = null;
+  /** Times a read found its file gone and the index was rebuilt at the same TXID. */
+  replans = 0;
+  /** Times the index was moved to other files holding the same state (re-point, re-plan). */
+  repoints = 0;
+  readonly #applied: ChainFile[] = [];
 
   constructor(
     index: PageIndex,
@@ -109,7 +127,7 @@ export class RemotePages {
 
   /** One file into the index: its pages leave the cache and, until the local copy catches up, the copy. */
   private overlay(f: ChainFile): void {
-    for (const pgno of this.index.apply(f.key, f.header, f.entries)) {
+    for (const pgno of this.index.apply(f.key, f.header, f.entries, f.postApplyChecksum)) {
       this.cache.delete(pgno);
       if (this.#local !== null) this.#stale.set(pgno, f.header.maxTXID);
     }
@@ -121,7 +139,34 @@ export class RemotePages {
    */
   applySynced(file: ChainFile, pages: ReadonlyMap<number, Uint8Array>): void {
     this.overlay(file);
+    this.#applied.push(file);
+    if (this.#applied.length > APPLIED_LOG_MAX) this.#applied.splice(0, this.#applied.length - APPLIED_LOG_MAX);
     this.warm(pages);
+  }
+
+  /**
+   * Point the index at other files that hold the same state: `index` is a fresh plan's
+   * (after a compaction pass) at our TXID or, for the writer, an earlier one that its
+   * own uploads since then bring up to ours. Pages and the cache do not change, so this
+   * is safe at any time. False (nothing changed) when it cannot be brought to our TXID.
+   */
+  repoint(index: PageIndex): boolean {
+    if (index.pageSize !== this.index.pageSize || index.txid > this.index.txid) return false;
+    if (index.txid < this.index.txid) {
+      const after = this.#applied.filter((f) => f.header.maxTXID > index.txid);
+      if (after.length === 0 || after[0].header.minTXID > index.txid + 1n) return false;
+      try {
+        for (const f of after) index.apply(f.key, f.header, f.entries, f.postApplyChecksum);
+      } catch (err) {
+        log.warn({ err }, 're-point: the writer\'s own uploads do not continue the rebuilt index; keeping the current one');
+        return false;
+      }
+    }
+    if (index.txid !== this.index.txid || index.commit !== this.index.commit) return false;
+    this.index = index;
+    this.#applied.length = 0;
+    this.repoints++;
+    return true;
   }
 
   /** Replace the whole index (time travel, or no contiguous path to the new state). The local copy no longer applies. */
@@ -173,8 +218,38 @@ export class RemotePages {
     this.#stale.clear();
   }
 
+  /**
+   * A read found `key` gone: rebuild the index at the same TXID from a fresh listing
+   * (any level that holds that state) and use it. Throws SQLITE_IOERR_READ naming
+   * REPLICA_EXPIRED when no file holds that state any more: the transaction outlived
+   * the reader grace period (LITESTREAM_READER_GRACE) and the state was compacted away.
+   */
+  private replan(pgno: number, key: string, cause: Error): void {
+    const txid = this.index.txid;
+    if (this.source.planSync === undefined) throw new VfsError(SQLITE_IOERR_READ, `read page ${pgno} from ${key}: ${cause.message}`, { cause });
+    let index: PageIndex;
+    try {
+      index = this.source.planSync({ txid }).index;
+    } catch (err) {
+      throw new VfsError(
+        SQLITE_IOERR_READ,
+        `REPLICA_EXPIRED: page ${pgno} of TXID ${txid} was in ${key}, which compaction removed, and no file of the replica holds that state any more ` +
+          `(${(err as Error).message}); a read transaction lasted longer than the reader grace period (LITESTREAM_READER_GRACE): retry it`,
+        { cause: err },
+      );
+    }
+    if (index.txid !== txid || index.commit !== this.index.commit) {
+      throw new VfsError(SQLITE_IOERR_READ, `REPLICA_EXPIRED: page ${pgno} was in ${key}, which is gone, and a fresh plan for TXID ${txid} has ${index.commit} pages at TXID ${index.txid} instead of ${this.index.commit}`);
+    }
+    log.info({ key, txid: String(txid) }, 'a page file was removed by compaction; reading the same state from the files that hold it now');
+    this.index = index;
+    this.#applied.length = 0;
+    this.replans++;
+    this.repoints++;
+  }
+
   /** Page `pgno` (1 ≤ pgno ≤ commit), from the local copy, the cache or the store. Do not change it. */
-  page(pgno: number): Uint8Array {
+  page(pgno: number, replanned = false): Uint8Array {
     const hit = this.cache.get(pgno);
     if (hit !== undefined) return hit instanceof RawFrame ? this.decodeAndCache(pgno, hit.key, hit.frame) : hit;
     if (this.#local !== null && !this.#stale.has(pgno)) return this.localPage(pgno);
@@ -204,6 +279,11 @@ export class RemotePages {
     try {
       bytes = this.source.getSync(loc.key, { offset: loc.offset, length: end - loc.offset });
     } catch (err) {
+      // Compaction and retention removed the file: the same state lives on at a higher level.
+      if (isStoreError(err, 'NOT_FOUND') && !replanned) {
+        this.replan(pgno, loc.key, err);
+        return this.page(pgno, true);
+      }
       throw new VfsError(SQLITE_IOERR_READ, `read page ${pgno} from ${loc.key}: ${(err as Error).message}`, { cause: err });
     }
     this.fetches++;

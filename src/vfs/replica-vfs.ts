@@ -8,7 +8,7 @@
 // (`PRAGMA litestream_time`) change the pages the file serves. They are queued and
 // applied only when no connection of this VFS is inside a read transaction (at the
 // next xLock(SHARED)), so a transaction sees one version.
-import { PageIndex } from '../replica/page-index.js';
+import { PageIndex, postChecksumOf } from '../replica/page-index.js';
 import type { StoreStats } from '../storage/stats.js';
 import {
   SQLITE_ERROR,
@@ -98,6 +98,10 @@ export interface ReplicaVfsStats {
   localReads: number;
   /** The hydrated local copy reads come from, or null. */
   localPath: string | null;
+  /** Reads that found their file removed (compaction, retention) and re-planned at the same TXID. */
+  replans: number;
+  /** Times the index moved to other files holding the same state (re-plans, the writer's re-points). */
+  repoints: number;
 }
 
 /** What the files of one VFS share: the pages, the write layer, the version queue. */
@@ -121,6 +125,19 @@ class ReplicaState {
   enqueue(update: VersionUpdate): void {
     this.#queue.push(update);
     if (this.readers === 0) this.applyPending();
+  }
+
+  /** The database checksum once every queued update is applied (null: unknown). */
+  get queuedChecksum(): bigint | null {
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      const u = this.#queue[i];
+      if (u.kind === 'reset') return u.index.checksum;
+      if (u.kind === 'files') {
+        const last = u.files[u.files.length - 1];
+        return last.postApplyChecksum === undefined ? null : postChecksumOf(last.header, last.postApplyChecksum);
+      }
+    }
+    return this.remote.index.checksum;
   }
 
   /** The TXID once every queued update is applied. */
@@ -431,6 +448,16 @@ export class ReplicaVfs implements Vfs {
     return this.#state.remote.localTxid;
   }
 
+  /** The database checksum once the queued updates are applied (what a poller checks new files against). */
+  get queuedChecksum(): bigint | null {
+    return this.#state.queuedChecksum;
+  }
+
+  /** States the served index passed through (TXID → checksum), for a poller's follower. */
+  get boundaries(): ReadonlyMap<bigint, bigint | null> {
+    return this.#state.remote.index.boundaries;
+  }
+
   /** The TXID once the queued updates are applied (what a poller continues from). */
   get queuedTxid(): bigint {
     return this.#state.queuedTxid;
@@ -463,6 +490,15 @@ export class ReplicaVfs implements Vfs {
     this.#state.remote.applySynced(file, pages);
   }
 
+  /**
+   * Write mode, after a compaction pass: read from the files that hold the same state
+   * now (`index`, a fresh plan's, at or before the synced TXID), so reads never reach
+   * for a file retention is about to delete. False when it no longer fits (a later pass retries).
+   */
+  repoint(index: PageIndex): boolean {
+    return this.#state.remote.repoint(index);
+  }
+
   /** Counters for the demo, the CLI and benchmarks. */
   stats(): ReplicaVfsStats {
     const s = this.#state;
@@ -479,6 +515,8 @@ export class ReplicaVfs implements Vfs {
       commits: s.writer?.commits ?? 0,
       localReads: r.localReads,
       localPath: r.localPath,
+      replans: r.replans,
+      repoints: r.repoints,
     };
   }
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Database } from '../../src/engine/index.js';
-import { compactLtx, decodePageFrame, encodeLtx, HEADER_FLAG_NO_CHECKSUM } from '../../src/ltx/index.js';
+import { compactLtx, databaseChecksum, decodePageFrame, encodeLtx, HEADER_FLAG_NO_CHECKSUM } from '../../src/ltx/index.js';
 import { ReplicaFollower, type FollowUpdate } from '../../src/replica/follower.js';
 import { buildPageIndex, isReplicaError, layoutFor, planRestore, restore, TAIL_BYTES, type ReplicaPageIndex } from '../../src/replica/index.js';
 import type { ListOptions, ObjectStore } from '../../src/storage/object-store.js';
@@ -192,11 +192,12 @@ describe.each(['file', 's3'] as const)('ReplicaFollower on %s', (kind) => {
   it('a reader whose L0 files were compacted away catches up through an L1 file straddling its TXID, then L0', async () => {
     const r = await replica(kind, 9);
     const state = await pagesAt(r.store, 3n);
-    const follower = new ReplicaFollower(r.store, { txid: 3n, pageSize: PAGE });
+    // The reader had TXID 1's state (its snapshot): the L1 file straddling TXID 3 is checked against it.
+    const follower = new ReplicaFollower(r.store, { txid: 3n, pageSize: PAGE, history: [[1n, databaseChecksum(r.images[0], PAGE)]] });
     await compactTo(r, 1, 2, 6);
     await dropL0(r, 2, 6);
     const p = await polled(r, follower);
-    expect(p.lists).toBe(2); // L0 (gap after 3), then L1
+    expect(p.lists).toBe(5); // L0 (gap after 3), then L1, L2, L3 and L9 for a file ending at 3 (none: the chain proves itself)
     expect(keysOf(p.update)).toEqual(['1:2-6', '0:7-7', '0:8-8', '0:9-9']);
     await apply(r.store, state, p.update!);
     expect(Buffer.compare(imageOf(state), r.images[8])).toBe(0);
@@ -207,14 +208,14 @@ describe.each(['file', 's3'] as const)('ReplicaFollower on %s', (kind) => {
   it('chains L3, L2, L1 and L0 when each level holds part of what the reader missed', async () => {
     const r = await replica(kind, 12);
     const state = await pagesAt(r.store, 3n);
-    const follower = new ReplicaFollower(r.store, { txid: 3n });
+    const follower = new ReplicaFollower(r.store, { txid: 3n, history: [[1n, databaseChecksum(r.images[0], PAGE)]] });
     await compactTo(r, 3, 2, 6);
     await compactTo(r, 2, 7, 9);
     await compactTo(r, 1, 10, 11);
     await dropL0(r, 2, 11);
     const p = await polled(r, follower);
-    expect(p.lists).toBe(4);
-    expect(r.store.lists.slice(-4).map((l) => l.prefix)).toEqual([0, 1, 2, 3].map((l) => layoutFor(r.store).levelPrefix(l)));
+    expect(p.lists).toBe(5);
+    expect(r.store.lists.slice(-5).map((l) => l.prefix)).toEqual([0, 1, 2, 3, 9].map((l) => layoutFor(r.store).levelPrefix(l)));
     expect(keysOf(p.update)).toEqual(['3:2-6', '2:7-9', '1:10-11', '0:12-12']);
     expect(p.update!.kind === 'files' && p.update!.files[0].info.minTXID).toBe(2n); // overlaps TXIDs 2..3 we already have
     await apply(r.store, state, p.update!);
@@ -240,7 +241,8 @@ describe.each(['file', 's3'] as const)('ReplicaFollower on %s', (kind) => {
     p = await polled(r, follower);
     expect(p).toEqual({ update: null, lists: 2, gets: 0 });
     const l1 = layoutFor(r.store).levelPrefix(1);
-    expect(r.store.lists.at(-1)).toEqual({ prefix: l1, startAfter: `${l1}0000000000000005-0000000000000008.ltx` });
+    // L1 from the anchor (the file we applied last) on: it must still be there, unchanged.
+    expect(r.store.lists.at(-1)).toEqual({ prefix: l1, startAfter: `${l1}0000000000000004.` });
     await r.store.close();
   });
 
@@ -263,6 +265,62 @@ describe.each(['file', 's3'] as const)('ReplicaFollower on %s', (kind) => {
     expect(follower.txid).toBe(10n);
     expect(follower.newestTimestampMs).toBe(stamp(10));
     expect(await polled(r, follower)).toEqual({ update: null, lists: 1, gets: 0 });
+    await r.store.close();
+  });
+
+  it('without a state to check it against, a file straddling our TXID is not overlaid: the reader reloads (reason expired)', async () => {
+    const r = await replica(kind, 9);
+    const follower = new ReplicaFollower(r.store, { txid: 3n, pageSize: PAGE });
+    await compactTo(r, 1, 2, 6);
+    await dropL0(r, 2, 6);
+    const p = await polled(r, follower);
+    expect(p.update?.kind).toBe('reset');
+    if (p.update?.kind !== 'reset') throw new Error('unreachable');
+    expect(p.update.reason).toBe('expired');
+    const state = { pages: new Map(), commit: 0 };
+    await apply(r.store, state, p.update);
+    expect(Buffer.compare(imageOf(state), r.images[8])).toBe(0);
+    await r.store.close();
+  });
+
+  it('a replica replaced by another database whose TXIDs pass ours: the rewritten anchor is noticed, the new database served whole, never overlaid', async () => {
+    const r = await replica(kind, 6);
+    const follower = new ReplicaFollower(r.store, { txid: 4n, pageSize: PAGE, checksum: databaseChecksum(r.images[3], PAGE) });
+    expect((await polled(r, follower)).update?.kind).toBe('files'); // 5, 6
+    expect(follower.txid).toBe(6n);
+    // Replaced: every file deleted, another history (same page size) written from TXID 1 to 8.
+    await r.store.deleteMany((await r.store.listPage('', {})).objects.map((o) => o.key).filter((k) => k.endsWith('.ltx')));
+    await new Promise((ok) => setTimeout(ok, 1100)); // a new modification time even on second-granular stores
+    const other = history(tempDir('follow-other'), PAGE, 8).map((img, i, all) => (i === 0 ? snapshotLtx(img, PAGE).bytes : diffLtx(all[i - 1], img, PAGE, BigInt(i + 1)).bytes));
+    await putLtx(r.store, 9, 1n, 1n, other[0]);
+    for (let t = 2; t <= 8; t++) await putLtx(r.store, 0, BigInt(t), BigInt(t), other[t - 1]);
+    const p = await polled(r, follower);
+    expect(p.update?.kind).toBe('reset');
+    if (p.update?.kind !== 'reset') throw new Error('unreachable');
+    expect(p.update.reason).toBe('replaced');
+    expect(p.update.index.txid).toBe(8n);
+    await r.store.close();
+  });
+
+  it('a replica reset below our TXID (the latest TXID fell under ours): reason replaced', async () => {
+    const r = await replica(kind, 6);
+    const follower = new ReplicaFollower(r.store, { txid: 6n, pageSize: PAGE, checksum: databaseChecksum(r.images[5], PAGE) });
+    expect((await polled(r, follower)).update).toBeNull();
+    await r.store.deleteMany((await r.store.listPage('', {})).objects.map((o) => o.key).filter((k) => k.endsWith('.ltx')));
+    await putLtx(r.store, 9, 1n, 1n, r.ltx[0]);
+    await putL0(r, 2, 3);
+    const p = await polled(r, follower);
+    expect(p.update?.kind === 'reset' && p.update.reason).toBe('replaced');
+    expect(follower.txid).toBe(3n);
+    await r.store.close();
+  });
+
+  it('a file ending at our TXID that leaves another checksum than ours: reason replaced', async () => {
+    const r = await replica(kind, 6, 5);
+    // The reader believes TXID 5 left another state than this replica's TXID 5.
+    const follower = new ReplicaFollower(r.store, { txid: 5n, pageSize: PAGE, checksum: databaseChecksum(r.images[1], PAGE) });
+    const p = await polled(r, follower);
+    expect(p.update?.kind === 'reset' && p.update.reason).toBe('replaced');
     await r.store.close();
   });
 

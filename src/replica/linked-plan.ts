@@ -1,0 +1,110 @@
+// A restore plan whose files link: the plan with the fewest files (choosePlan) is
+// taken only when each file's pre-apply checksum continues the one before it. When a
+// link fails (a fenced writer's leftover that a shorter chain would use, or files of
+// another database), the plans without either file of the broken link are tried, a few
+// at most, and the first one that links is used; when none does, the link error is
+// thrown: a chain whose links fail is refused, never served. Files without checksums
+// (Litestream writes NoChecksum) link to anything, as in Litestream.
+import type { ObjectStore } from '../storage/object-store.js';
+import { LinkError, isReplicaError } from './errors.js';
+import type { LtxHeader } from '../ltx/index.js';
+import { listReplica, readLtxHeader, type LtxFileInfo } from './listing.js';
+import { buildPageIndex, checkLink, type PageIndex, type TailCache } from './page-index.js';
+import { choosePlan, txidAtTime, type RestorePlan, type RestoreTarget } from './plan.js';
+
+// Plans tried before giving up: each broken link doubles the candidates, and one
+// leftover file costs one retry, so this covers a few leftovers at once.
+const MAX_PLANS = 16;
+
+export interface LinkedPlanOptions {
+  /** Called with the first plan's first file as soon as it is chosen (to fetch its head alongside the tails). */
+  onPlan?: (first: LtxFileInfo) => void;
+  /** Told of each plan refused for a broken link (this module does not log: the I/O worker loads no logger). */
+  onRefused?: (err: LinkError) => void;
+}
+
+export interface LinkedPlan {
+  plan: RestorePlan;
+  index: PageIndex;
+}
+
+/** The plan for `target` (default: the latest) among `files` whose checksums link, with its page index. */
+export async function planLinked(store: ObjectStore, files: readonly LtxFileInfo[], targetTXID?: bigint, options: LinkedPlanOptions = {}): Promise<LinkedPlan> {
+  const cache: TailCache = new Map();
+  return firstLinked(store, files, targetTXID, options, async (plan) => ({ plan, index: await buildPageIndex(store, plan, cache) }));
+}
+
+/**
+ * The linked plan alone, for restore (which reads whole files anyway): its links are
+ * checked with a 16-byte trailer and a 100-byte header per pair of files, in parallel;
+ * a one-file plan costs no request.
+ */
+export async function planRestoreChecked(store: ObjectStore, target: RestoreTarget = {}, options: LinkedPlanOptions = {}): Promise<RestorePlan> {
+  const { files, txid } = await listForTarget(store, target);
+  const trailers = new Map<string, Promise<bigint>>();
+  const headers = new Map<string, Promise<LtxHeader>>();
+  const once = <T>(m: Map<string, Promise<T>>, key: string, make: () => Promise<T>) => {
+    let p = m.get(key);
+    if (p === undefined) m.set(key, (p = make()));
+    return p;
+  };
+  return firstLinked(store, files, txid, options, async (plan) => {
+    const pairs = plan.files.slice(1).map(async (f, i) => {
+      const prev = plan.files[i];
+      const [post, header] = await Promise.all([
+        once(trailers, prev.key, async () => {
+          const t = await store.get(prev.key, { range: { suffix: 16 } });
+          return t.length === 16 ? new DataView(t.buffer, t.byteOffset, 16).getBigUint64(0) : 0n;
+        }),
+        once(headers, f.key, () => readLtxHeader(store, f.key)),
+      ]);
+      checkLink(prev.key, post === 0n ? null : post, prev.maxTXID, f.key, header);
+    });
+    await Promise.all(pairs);
+    return plan;
+  });
+}
+
+async function firstLinked<T>(store: ObjectStore, files: readonly LtxFileInfo[], targetTXID: bigint | undefined, options: LinkedPlanOptions, check: (plan: RestorePlan) => Promise<T>): Promise<T> {
+  const queue: Set<string>[] = [new Set()];
+  const tried = new Set<string>();
+  let firstLinkError: LinkError | null = null;
+  let firstError: unknown = null;
+  for (let attempts = 0; queue.length > 0 && attempts < MAX_PLANS; ) {
+    const excluded = queue.shift()!;
+    const id = [...excluded].sort().join('\n');
+    if (tried.has(id)) continue;
+    tried.add(id);
+    attempts++;
+    let plan: RestorePlan;
+    try {
+      plan = choosePlan(store.url, excluded.size === 0 ? files : files.filter((f) => !excluded.has(f.key)), targetTXID);
+    } catch (err) {
+      if (!isReplicaError(err)) throw err;
+      firstError ??= err;
+      continue;
+    }
+    if (attempts === 1) options.onPlan?.(plan.files[0]);
+    try {
+      return await check(plan);
+    } catch (err) {
+      if (!(err instanceof LinkError)) throw err;
+      firstLinkError ??= err;
+      options.onRefused?.(err);
+      queue.push(new Set([...excluded, err.prevKey]), new Set([...excluded, err.nextKey]));
+    }
+  }
+  throw firstLinkError ?? firstError ?? new LinkError('', '', `replica ${store.url}: no plan whose files link`);
+}
+
+/** List the replica and make the linked plan for `target` (a TXID, a time, or the latest). */
+export async function planRestoreLinked(store: ObjectStore, target: RestoreTarget = {}, options: LinkedPlanOptions = {}): Promise<LinkedPlan> {
+  const { files, txid } = await listForTarget(store, target);
+  return planLinked(store, files, txid, options);
+}
+
+async function listForTarget(store: ObjectStore, target: RestoreTarget): Promise<{ files: LtxFileInfo[]; txid: bigint | undefined }> {
+  if (target.txid !== undefined && target.timestamp !== undefined) throw new TypeError('restore target: give txid or timestamp, not both');
+  const files = await listReplica(store);
+  return { files, txid: target.timestamp === undefined ? target.txid : await txidAtTime(store, files, target.timestamp) };
+}
