@@ -1,5 +1,9 @@
 // One compaction pass over a replica, in this order:
 //  1. list every level once; the pass then works on that listing plus what it writes;
+//     L0 files that overlap another L0 file are checked by their chain checksums and
+//     orphans (a fenced writer's file nobody continues, ./orphans.ts) are deleted and
+//     dropped from the listing, so nothing merges them; undecided overlaps stay, and
+//     compactions stop before them (./select.ts) and no snapshot is built over them;
 //  2. L1, L2, L3: each level whose interval window has turned (or all with `force`)
 //     gets one file merging the run of lower-level files after its newest file;
 //  3. if the latest restore plan has more than `maxPlanFiles` files, compact lower
@@ -18,8 +22,12 @@ import { totalOf } from '../storage/stats.js';
 import { CompactionError } from './errors.js';
 import { type MergedFile, mergeInto } from './merge.js';
 import { type CompactionPolicy, resolvePolicy } from './policy.js';
-import { type DeleteReason, selectDeletions } from './retention.js';
+import { findOrphans } from './orphans.js';
+import { type DeleteReason as RetentionReason, selectDeletions } from './retention.js';
 import { COMPACTION_LEVELS, isDue, newestAt, nextInputs } from './select.js';
+
+/** Why a file was deleted: retention's reasons, or 'orphan' (./orphans.ts). */
+export type DeleteReason = RetentionReason | 'orphan';
 
 export interface CompactOnceOptions {
   policy?: Partial<CompactionPolicy>;
@@ -27,7 +35,7 @@ export interface CompactOnceOptions {
   now?: number;
   /** Compact every level and write a snapshot, whatever the intervals say. */
   force?: boolean;
-  /** Decide everything, fetch and write nothing, delete nothing. */
+  /** Decide everything, write and delete nothing; fetch only the headers and trailers the orphan check needs. */
   dryRun?: boolean;
   log?: Logger;
   /** Range size for reading inputs (default 8 MiB). */
@@ -109,9 +117,24 @@ export async function compactOnce(store: ObjectStore, options: CompactOnceOption
     return report;
   };
 
-  const live: LtxFileInfo[] = await listReplica(store);
+  let live: LtxFileInfo[] = await listReplica(store);
   if (live.length === 0) return finish();
   report.latestTXID = live.reduce((m, f) => (f.maxTXID > m ? f.maxTXID : m), 0n);
+
+  // 1. Orphans first: no compaction, plan or snapshot may see them.
+  const scan = await findOrphans(store, live, (n) => (report.bytesRead += n));
+  if (scan.orphans.length > 0) {
+    if (!dryRun) await store.deleteMany(scan.orphans.map((f) => f.key));
+    for (const f of scan.orphans) {
+      report.deleted.push({ level: f.level, minTXID: f.minTXID, maxTXID: f.maxTXID, key: f.key, bytes: f.size, reason: 'orphan' });
+      report.bytesDeleted += f.size;
+    }
+    log.warn({ keys: scan.orphans.map((f) => f.key), dryRun }, `${dryRun ? 'would delete' : 'deleted'} ${scan.orphans.length} orphaned L0 file${scan.orphans.length === 1 ? '' : 's'}: no later file continues them, the history went on from another file`);
+    const gone = new Set(scan.orphans);
+    live = live.filter((f) => !gone.has(f));
+  }
+  const unresolved = new Set(scan.unresolved.map((f) => f.key));
+  if (unresolved.size > 0) warn(`${store.url}: L0 files overlap and no later file tells yet which one the history continues: ${[...unresolved].join(', ')}; they stay, and compaction stops before them`);
   // Files written by this pass count as written at `now` (the listing's times are the store's).
   const writtenAt = new Map<string, number>();
   const timeOf = (f: LtxFileInfo) => writtenAt.get(f.key) ?? f.lastModified.getTime();
@@ -137,6 +160,7 @@ export async function compactOnce(store: ObjectStore, options: CompactOnceOption
   const compactLevel = async (level: number, reason: WriteReason): Promise<void> => {
     const next = nextInputs(live, level);
     if (next.gap) warn(`${store.url}: ${next.gap}`);
+    if (next.blocked) warn(`${store.url}: ${next.blocked}`);
     if (next.inputs.length > 0) await write(level, next.inputs, reason);
   };
 
@@ -171,7 +195,9 @@ export async function compactOnce(store: ObjectStore, options: CompactOnceOption
       for (const level of COMPACTION_LEVELS) await compactLevel(level, 'snapshot');
       plan = planOf(live)!;
       const done = plan.files.length === 1 && plan.files[0].level === SNAPSHOT_LEVEL;
-      if (!done) await write(SNAPSHOT_LEVEL, plan.files, force ? 'force' : 'snapshot');
+      const undecided = plan.files.find((f) => unresolved.has(f.key));
+      if (undecided) warn(`${store.url}: no snapshot this pass: the latest plan uses ${undecided.key}, which overlaps another L0 file`);
+      else if (!done) await write(SNAPSHOT_LEVEL, plan.files, force ? 'force' : 'snapshot');
     }
   }
 

@@ -2,7 +2,10 @@
 // memory at a time, the next chunk prefetched), k-way merge them with compactLtx,
 // and create the output with If-None-Match: * and the litestream-timestamp
 // metadata. The merged output is held in memory until it is uploaded (one PUT).
-import { HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, compactLtx, decodeHeader, hasChecksums, type LtxHeader } from '../ltx/index.js';
+// Before that PUT, adjacent inputs that carry checksums must link (each one's
+// pre-apply checksum is the previous one's post-apply checksum): a chain that does
+// not is two writers' histories spliced together, and is refused.
+import { HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, TRAILER_SIZE, compactLtx, decodeHeader, hasChecksums, hex64, type LtxHeader } from '../ltx/index.js';
 import { formatLitestreamTimestamp, layoutFor, readLtxHeader, type LtxFileInfo } from '../replica/index.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -56,7 +59,9 @@ export async function mergeInto(store: ObjectStore, level: number, inputs: reado
   // First chunks in parallel: the headers say whether checksums can be kept and must match the names.
   const firsts = await mapLimit(inputs, HEADER_CONCURRENCY, (f) => getRange(f, 0));
   const headers = firsts.map((bytes, i) => checkHeader(store, inputs[i], bytes));
-  const sources = inputs.map((f, i) => chunks(f, firsts[i], chunk, getRange));
+  // Each input's last 16 bytes (its trailer) as they stream past: no extra request.
+  const tails: Uint8Array[] = inputs.map(() => new Uint8Array(0));
+  const sources = inputs.map((f, i) => chunks(f, firsts[i], chunk, getRange, (bytes) => (tails[i] = lastBytes(tails[i], bytes, TRAILER_SIZE))));
   // Keep checksums only when every input has them (Litestream writes none: NoChecksum).
   const flags = headers.every(hasChecksums) ? 0 : HEADER_FLAG_NO_CHECKSUM;
   let merged;
@@ -65,6 +70,8 @@ export async function mergeInto(store: ObjectStore, level: number, inputs: reado
   } catch (err) {
     throw new CompactionError(`${store.url}: merging ${inputs.length} file${inputs.length === 1 ? '' : 's'} (${inputs[0].key} .. ${inputs[inputs.length - 1].key}) into ${key} failed: ${(err as Error).message}`, { cause: err });
   }
+  // Every input was read to its end (and its file checksum verified), so the trailers are whole.
+  checkLinks(store, inputs, headers, tails, key);
   const timestamp = Number(merged.header.timestamp);
   try {
     // S3 only: file:// would set the file's mtime from it, and retention needs the
@@ -98,11 +105,45 @@ function checkHeader(store: ObjectStore, f: LtxFileInfo, first: Uint8Array): Ltx
   return h;
 }
 
-/** The file as a stream of ranged GETs, one chunk fetched ahead of the reader. */
-async function* chunks(f: LtxFileInfo, first: Uint8Array, chunk: number, getRange: (f: LtxFileInfo, offset: number) => Promise<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** Adjacent inputs with checksums must link: inputs[i]'s pre-apply checksum is inputs[i-1]'s post-apply one. */
+function checkLinks(store: ObjectStore, inputs: readonly LtxFileInfo[], headers: readonly LtxHeader[], tails: readonly Uint8Array[], key: string): void {
+  for (let i = 1; i < inputs.length; i++) {
+    const prev = headers[i - 1];
+    const cur = headers[i];
+    if (!hasChecksums(prev) || !hasChecksums(cur) || cur.minTXID !== prev.maxTXID + 1n) continue;
+    const t = tails[i - 1];
+    const post = new DataView(t.buffer, t.byteOffset, TRAILER_SIZE).getBigUint64(0); // postApplyChecksum, then fileChecksum
+    if (cur.preApplyChecksum !== post) {
+      throw new CompactionError(
+        `${store.url}: ${inputs[i].key} does not continue ${inputs[i - 1].key}: its pre-apply checksum is ${hex64(cur.preApplyChecksum)}, ` +
+          `the other's post-apply checksum ${hex64(post)} (two writers' histories?); ${key} was not written`,
+      );
+    }
+  }
+}
+
+/** The last `n` bytes of `before` followed by `bytes`. */
+function lastBytes(before: Uint8Array, bytes: Uint8Array, n: number): Uint8Array {
+  if (bytes.length >= n) return bytes.slice(bytes.length - n);
+  const out = new Uint8Array(Math.min(n, before.length + bytes.length));
+  const keep = out.length - bytes.length;
+  out.set(before.subarray(before.length - keep), 0);
+  out.set(bytes, keep);
+  return out;
+}
+
+/** The file as a stream of ranged GETs, one chunk fetched ahead of the reader; `seen` gets each chunk. */
+async function* chunks(
+  f: LtxFileInfo,
+  first: Uint8Array,
+  chunk: number,
+  getRange: (f: LtxFileInfo, offset: number) => Promise<Uint8Array>,
+  seen: (bytes: Uint8Array) => void,
+): AsyncGenerator<Uint8Array> {
   let offset = first.length;
   let ahead: Promise<Uint8Array> | undefined = offset < f.size ? getRange(f, offset) : undefined;
   ahead?.catch(() => undefined); // awaited below
+  seen(first);
   yield first;
   while (ahead) {
     const bytes = await ahead;
@@ -110,6 +151,7 @@ async function* chunks(f: LtxFileInfo, first: Uint8Array, chunk: number, getRang
     offset += bytes.length;
     ahead = offset < f.size ? getRange(f, offset) : undefined;
     ahead?.catch(() => undefined);
+    seen(bytes);
     yield bytes;
   }
 }

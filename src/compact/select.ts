@@ -5,8 +5,11 @@
 // Litestream v0.5's rule (compactor.go): the next file at level N starts right after
 // the newest level-N file's maxTXID and merges the level N-1 files from there. We
 // take only the contiguous run of such files, so a level never gets a file that
-// overlaps or skips its source.
+// overlaps or skips its source. The run also stops before a source file that
+// overlaps another one (two writers' histories the orphan scan could not tell
+// apart yet, ./orphans.ts): merging either would pick a history by chance.
 import type { LtxFileInfo } from '../replica/index.js';
+import { overlapping } from './orphans.js';
 
 export const COMPACTION_LEVELS = [1, 2, 3] as const;
 
@@ -23,6 +26,8 @@ export interface NextInputs {
   inputs: LtxFileInfo[];
   /** Set when the run does not start right after the level's newest file (its source lost files). */
   gap?: string;
+  /** Set when the run stopped before source files that overlap each other (undecided histories). */
+  blocked?: string;
 }
 
 /** The level-1 files (in TXID order) the next file at `level` merges; empty when there is nothing new. */
@@ -30,16 +35,22 @@ export function nextInputs(files: readonly LtxFileInfo[], level: number): NextIn
   const after = newestAt(files, level)?.maxTXID ?? 0n;
   const source = files.filter((f) => f.level === level - 1 && f.minTXID > after).sort(byMin);
   if (source.length === 0) return { inputs: [] };
-  const run = [source[0]];
-  for (const f of source.slice(1)) {
-    if (f.minTXID !== run[run.length - 1].maxTXID + 1n) break;
+  const ambiguous = new Set(overlapping(files.filter((f) => f.level === level - 1 && f.maxTXID > after), level - 1));
+  const run: LtxFileInfo[] = [];
+  for (const f of source) {
+    if (ambiguous.has(f) || (run.length > 0 && f.minTXID !== run[run.length - 1].maxTXID + 1n)) break;
     run.push(f);
   }
+  const stop = run.length < source.length && ambiguous.has(source[run.length]) ? source[run.length] : undefined;
+  const blocked = stop
+    ? `L${level} stops before TXID ${stop.minTXID}: L${level - 1} files overlap there (${[...ambiguous].map((f) => f.key).join(', ')}) and no later file tells which history goes on`
+    : undefined;
+  if (run.length === 0) return { inputs: [], blocked };
   const gap =
     after > 0n && run[0].minTXID !== after + 1n
       ? `L${level} ends at TXID ${after} but the next L${level - 1} file starts at TXID ${run[0].minTXID}; L${level} continues from there`
       : undefined;
-  return { inputs: run, gap };
+  return { inputs: run, gap, blocked };
 }
 
 /**

@@ -18,15 +18,20 @@
 // our minTXID and end later (a higher key) lose to us, if their writer saw us: it
 // then deletes its file, and we wait up to RIVAL_WAIT_MS for that. A rival that does
 // not go away (its writer listed before our file landed and thinks it won), a lower
-// key, or anything else past our base: we lost; we delete our file (unless someone
-// built on it) and stop. So in a race exactly one writer goes on; nothing is lost.
+// key, or anything else past our base: we lost; we delete our file unless a file
+// starting right after it really continues it (its header's pre-apply checksum is our
+// post-apply one: a writer opened on top of ours), and stop. Adjacency alone is not
+// enough: a paused writer's file ends where the winner's next file starts by chance,
+// and kept, it would be the shortest plan to a state that never existed. Without
+// checksums on either side that cannot be told: we keep it, as before, and warn.
+// So in a race exactly one writer goes on; nothing is lost.
 //
 // A failed upload is retried with the same bytes until it lands, so a PUT whose
 // response was lost is recognised (same key, same file checksum) instead of
 // leaving overlapping files behind.
 import type { Logger } from 'pino';
 import type { SyncStore } from '../io/sync-store.js';
-import { formatTXID, hex64, parseLtxFilename, type EncodedLtx } from '../ltx/index.js';
+import { HEADER_SIZE, decodeHeader, formatTXID, hasChecksums, hex64, parseLtxFilename, type EncodedLtx } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
 import { LEVELS, formatLitestreamTimestamp, layoutFor, listLevel, listReplica, type LtxFileInfo } from '../replica/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -105,6 +110,7 @@ const RIVAL_POLL_MS = 100;
 type Step =
   | { kind: 'put'; key: string; bytes: Uint8Array; metadata?: Record<string, string> }
   | { kind: 'tail'; key: string } // the last 8 bytes: the file checksum
+  | { kind: 'header'; key: string } // the first HEADER_SIZE bytes
   | { kind: 'list'; full: boolean; afterTXID: bigint } // L0 files with minTXID > afterTXID, or every level
   | { kind: 'delete'; key: string }
   | { kind: 'sleep'; ms: number };
@@ -371,6 +377,8 @@ export class Syncer {
         return this.store.putIfAbsent(step.key, step.bytes, { metadata: step.metadata });
       case 'tail':
         return this.store.get(step.key, { range: { suffix: 8 } });
+      case 'header':
+        return this.store.get(step.key, { range: { offset: 0, length: HEADER_SIZE } });
       case 'list':
         return step.full ? listReplica(this.store) : listLevel(this.store, 0, { afterTXID: step.afterTXID });
       case 'delete':
@@ -386,6 +394,8 @@ export class Syncer {
         return sync.putSync(step.key, step.bytes, { ifAbsent: true, metadata: step.metadata });
       case 'tail':
         return sync.getSync(step.key, { suffix: 8 });
+      case 'header':
+        return sync.getSync(step.key, { offset: 0, length: HEADER_SIZE });
       case 'list':
         return step.full ? LEVELS.flatMap((level) => this.listLevelSync(sync, level)) : this.listLevelSync(sync, 0, step.afterTXID);
       case 'delete':
@@ -452,8 +462,9 @@ export class Syncer {
       }
       const rival = beats ?? others[0];
       const why = beats ? `it holds TXIDs ${rival.minTXID}..${rival.maxTXID} past our base ${base}` : `it holds TXIDs ${rival.minTXID}..${rival.maxTXID} (a higher key than ours) and was not withdrawn within ${RIVAL_WAIT_MS} ms`;
-      // Someone built on our file: it is part of their history; keep it. Otherwise nothing was built on it: remove it.
-      const builtOnOurs = others.some((f) => f.minTXID === p.maxTXID + 1n);
+      // A file right after ours that continues it (checksums link) is someone's history built on ours: keep
+      // ours. One that merely starts there continues the winner's own file: ours is an orphan; remove it.
+      const builtOnOurs = yield* this.continuesOurs(p, others.filter((f) => f.minTXID === p.maxTXID + 1n));
       if (!builtOnOurs) {
         try {
           yield { kind: 'delete', key: p.key };
@@ -461,9 +472,35 @@ export class Syncer {
           this.log.error({ key: p.key, err: (err as Error).message }, 'could not delete our file after finding a rival');
         }
       }
-      this.fence(this.secondWriter(rival.key, `${why}; our ${p.key} was ${builtOnOurs ? 'kept (a later file builds on it)' : 'removed'}`));
+      this.fence(this.secondWriter(rival.key, `${why}; our ${p.key} was ${builtOnOurs ? 'kept (a later file continues it)' : 'removed'}`));
       throw this.fencedError!;
     }
+  }
+
+  /**
+   * Does one of `next` (the files starting right after ours) continue our file: its
+   * pre-apply checksum is our post-apply one? True also when that cannot be told (no
+   * checksums on one side, an unreadable header), with a warning: the old rule.
+   */
+  private *continuesOurs(p: Pending, next: readonly LtxFileInfo[]): Generator<Step, boolean, unknown> {
+    if (next.length === 0) return false;
+    let unknown = p.post === null ? `our ${p.key} has no checksums` : '';
+    for (const f of p.post === null ? [] : next) {
+      let pre: bigint | null;
+      try {
+        const h = decodeHeader((yield { kind: 'header', key: f.key }) as Uint8Array);
+        pre = hasChecksums(h) ? h.preApplyChecksum : null;
+      } catch (err) {
+        if (isStoreError(err, 'NOT_FOUND')) continue; // gone since the listing: it continues nothing
+        unknown ||= `the header of ${f.key} could not be read: ${(err as Error).message}`;
+        continue;
+      }
+      if (pre === p.post) return true;
+      if (pre === null) unknown ||= `${f.key} has no checksums`;
+    }
+    if (!unknown) return false;
+    this.log.warn({ key: p.key, next: next.map((f) => f.key) }, `cannot tell whether a file starting at TXID ${p.maxTXID + 1n} continues our ${p.key} (${unknown}); keeping it, by TXID adjacency only`);
+    return true;
   }
 
   /** The store has our file and no rival beat it: the buffer drops those commits. */

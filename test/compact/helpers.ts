@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Database } from '../../src/engine/index.js';
-import { decodeLtx } from '../../src/ltx/index.js';
+import { decodeLtx, encodeLtx } from '../../src/ltx/index.js';
 import { layoutFor, listReplica, planRestore, restore } from '../../src/replica/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { diffLtx, putLtx, snapshotLtx, tempDir } from '../replica/helpers.js';
@@ -17,7 +17,8 @@ export class History {
   private readonly db: Database;
   private readonly file: string;
   private n = 0;
-  constructor(dir = tempDir('compact')) {
+  /** `tag` marks the rows inserted: two histories with different tags share TXID 1 and differ from TXID 2 on (two writers). */
+  constructor(dir = tempDir('compact'), private readonly tag = 's') {
     this.file = path.join(dir, 'history.db');
     this.db = new Database(this.file);
     this.db.exec(`PRAGMA page_size = ${PAGE}; PRAGMA journal_mode = DELETE; PRAGMA auto_vacuum = FULL;`);
@@ -32,7 +33,7 @@ export class History {
       else if (s % 4 === 0) this.db.run('UPDATE t SET v = ? WHERE id % 5 = ?', [`u${s}-${'y'.repeat(120)}`, s % 5]);
       else {
         this.db.exec('BEGIN');
-        for (let k = 0; k < 12; k++) this.db.run('INSERT INTO t(v) VALUES (?)', [`s${s}-${k}-${'x'.repeat(150)}`]);
+        for (let k = 0; k < 12; k++) this.db.run('INSERT INTO t(v) VALUES (?)', [`${this.tag}${s}-${k}-${'x'.repeat(150)}`]);
         this.db.exec('COMMIT');
       }
       this.snap();
@@ -65,6 +66,13 @@ export async function buildReplica(store: ObjectStore, h: History, txids: number
   const files = await putL0(store, h, 2, txids, baseMs, checksums);
   files.set(1, snap);
   return files;
+}
+
+/** One file for TXIDs min..max taking `prev` to `next` (the pages that differ). */
+export function spanLtx(prev: Uint8Array, next: Uint8Array, min: number, max: number, timestampMs: number, checksums = true): Uint8Array {
+  const one = diffLtx(prev, next, PAGE, BigInt(max), { checksums, timestamp: timestampMs });
+  const d = decodeLtx(one.bytes);
+  return encodeLtx({ ...d.header, minTXID: BigInt(min) }, d.pages, checksums ? { postApplyChecksum: d.trailer.postApplyChecksum } : {}).bytes;
 }
 
 /** Restore at `txid` (default latest) and return the bytes. */

@@ -27,6 +27,10 @@ export interface ChildTask {
   gate?: string;
   /** No transactions of hundreds of pages (keeps the database small). */
   noLarge?: boolean;
+  /** db.sync() after every commit: one L0 file per commit. */
+  syncEach?: boolean;
+  /** After the last commit print `held`, then wait until this file exists (the test may SIGSTOP the child meanwhile). */
+  hold?: string;
   pauseMs?: number;
   final?: boolean;
   pragmaSync?: boolean;
@@ -77,10 +81,15 @@ export function killChildren(): void {
  * Run the child. `kill`: SIGKILL it `afterMs` after its `after`-th ack (or when it
  * printed `open`, for after = 0). `onLine` sees every line as it arrives.
  */
-export function runChild(task: ChildTask, env: NodeJS.ProcessEnv, options: { kill?: { after: number; afterMs: number }; onLine?: (line: string) => void; guardMs?: number } = {}): Promise<ChildResult> {
+export function runChild(
+  task: ChildTask,
+  env: NodeJS.ProcessEnv,
+  options: { kill?: { after: number; afterMs: number }; onLine?: (line: string) => void; onSpawn?: (child: import('node:child_process').ChildProcess) => void; guardMs?: number } = {},
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, JSON.stringify({ dist: DIST, ...task })], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     live.add(child);
+    options.onSpawn?.(child);
     const lines: string[] = [];
     let partial = '';
     let stderr = '';

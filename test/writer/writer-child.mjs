@@ -10,6 +10,7 @@
 //   ack <seq> <txid>                 after COMMIT returned (TXID of that commit)
 //   fenced <txid> <json status>      a commit failed with the second-writer error
 //   status <state> <unsyncedBytes> <oldestUnsyncedAgeMs> <synced> <committed> <puts> <failures>   every statusEveryMs
+//   held <synced> <committed>        (with task.hold) done writing; waiting for the hold file to exist
 //   synced <txid>                    (final) after db.sync() / PRAGMA litestream_sync
 //   image <bytes> <sha256> <content sha256>   (final) the writer's view of the file
 //   done
@@ -20,6 +21,7 @@
 //
 //   node test/writer/writer-child.mjs '<json task>'
 //   task: { dist, url, bufferPath, syncInterval, seed, writer ('A'), maxTx, durationMs, pauseMs, statusEveryMs, noLarge, gate,
+//           syncEach (db.sync() after every commit: one L0 file each), hold (a file to wait for after the last commit),
 //           final (sync, print image, close), pragmaSync (final sync via PRAGMA) }
 // S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 import { createHash } from 'node:crypto';
@@ -150,15 +152,31 @@ for (let done = 0; done < budget && Date.now() < until; done++) {
     throw err;
   }
   out(`ack ${seq} ${status().txid.committed}`);
+  if (task.syncEach) await db.sync();
   // Yield to the event loop (the syncer runs there), sometimes for a while.
   const pause = task.pauseMs ?? 3;
   await new Promise((ok) => setTimeout(ok, rand() < 0.1 ? int(0, pause * 10) : int(0, pause)));
 }
 
+// Done writing, commits maybe unsynced: the test may SIGSTOP us here (a suspended VM), then create the file.
+if (task.hold) {
+  out(`held ${status().txid.synced} ${status().txid.committed}`);
+  while (!existsSync(task.hold)) await new Promise((ok) => setTimeout(ok, 5));
+}
+
 if (task.final) {
   if (task.pragmaSync) out(`synced ${one('PRAGMA litestream_sync')}`);
   else {
-    await db.sync();
+    try {
+      await db.sync();
+    } catch (err) {
+      if (!/second writer/i.test(err.message)) throw err;
+      const s = status();
+      out(`fenced ${s.txid.committed} ${JSON.stringify({ state: s.state, synced: String(s.txid.synced), committed: String(s.txid.committed) })}`);
+      process.stderr.write(`writer ${W} stopped: ${err.message}\n`);
+      await db.close().catch(() => undefined);
+      process.exit(3);
+    }
     out(`synced ${status().txid.synced}`);
   }
   const fin = check();
