@@ -140,7 +140,9 @@ export class ReplicaFollower {
   private async pollOnce(): Promise<FollowUpdate | null> {
     const pos = this.position;
     this.levelListings.clear();
-    const l0 = await listLevel(this.store, 0, pos > 0n ? { afterTXID: pos - 1n } : {});
+    // From our TXID, or from the anchor's start when it is an L0 file of several TXIDs (a writer's batch).
+    const from = this.anchor?.level === 0 && this.anchor.maxTXID === pos && this.anchor.minTXID < pos ? this.anchor.minTXID : pos;
+    const l0 = await listLevel(this.store, 0, from > 0n ? { afterTXID: from - 1n } : {});
     const identity = await this.checkAnchor(pos, l0);
     if (!identity.ok) return this.reset(pos, identity.reason, identity.detail);
     let known = l0;
@@ -204,22 +206,21 @@ export class ReplicaFollower {
         return { ok: false, reason: 'replaced', detail: `${a.key}, the file TXID ${pos} came from, was rewritten (${a.size} → ${same.size} bytes, written ${same.lastModified.toISOString()})` };
       }
     }
-    // The anchor is gone (compaction, retention) or not known yet: a file that ends at our TXID.
+    // The anchor is gone (compaction, retention) or not known yet: a file that ends at our
+    // TXID. L1 first (where an idle writer's pruned L0 files went), then the whole replica.
     let candidates = l0.filter((f) => f.maxTXID === pos);
-    let latest = maxTXIDOf(l0, 0n);
-    for (const level of [...FALLBACK_LEVELS, 9]) {
-      if (candidates.length > 0) break;
-      const files = this.levelListings.get(level) ?? (await listLevel(this.store, level, level === 9 ? {} : { startAfter: this.levelAfter.get(level) }));
-      if (level !== 9) this.levelListings.set(level, files);
-      latest = maxTXIDOf(files, latest);
-      candidates = files.filter((f) => f.maxTXID === pos);
+    if (candidates.length === 0) {
+      const l1 = this.levelListings.get(1) ?? (await listLevel(this.store, 1, { startAfter: this.levelAfter.get(1) }));
+      this.levelListings.set(1, l1);
+      candidates = l1.filter((f) => f.maxTXID === pos);
     }
     if (candidates.length === 0) {
-      if (latest < pos) {
-        // Levels 1..3 were listed past what ends before us: a file that still reaches us would show.
-        return { ok: false, reason: 'replaced', detail: `the replica's latest TXID is ${latest}, below ours (${pos}): it was replaced or reset` };
-      }
-      return { ok: true, anchored: false };
+      const all = await listReplica(this.store);
+      for (const level of FALLBACK_LEVELS) this.levelListings.set(level, all.filter((f) => f.level === level));
+      const latest = maxTXIDOf(all, 0n);
+      if (latest < pos) return { ok: false, reason: 'replaced', detail: `the replica's latest TXID is ${latest}, below ours (${pos}): it was replaced or reset` };
+      candidates = all.filter((f) => f.maxTXID === pos).sort((x, y) => y.level - x.level);
+      if (candidates.length === 0) return { ok: true, anchored: false };
     }
     for (const c of candidates) {
       if (await this.holdsOurState(c)) {

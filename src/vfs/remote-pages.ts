@@ -9,6 +9,7 @@ import { decodePageFrame, type LtxHeader, type PageIndexEntry } from '../ltx/ind
 import type { PageIndex } from '../replica/page-index.js';
 import type { ByteRange } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
+import { isReplicaError } from '../replica/errors.js';
 import type { StoreStats } from '../storage/stats.js';
 import { log } from '../log.js';
 import { interiorChildren } from './btree-page.js';
@@ -231,6 +232,15 @@ export class RemotePages {
     try {
       index = this.source.planSync({ txid }).index;
     } catch (err) {
+      const latest = isReplicaError(err, 'REPLICA_TARGET') ? /its latest is (\d+)/.exec(err.message) : null;
+      if (isReplicaError(err, 'REPLICA_EMPTY') || (latest !== null && BigInt(latest[1]) < txid)) {
+        throw new VfsError(
+          SQLITE_IOERR_READ,
+          `REPLICA_REPLACED: page ${pgno} of TXID ${txid} was in ${key}, which is gone, and the replica now holds another database (${(err as Error).message}); ` +
+            'this query fails, and the next ones read the new database once the follower has moved to it',
+          { cause: err },
+        );
+      }
       throw new VfsError(
         SQLITE_IOERR_READ,
         `REPLICA_EXPIRED: page ${pgno} of TXID ${txid} was in ${key}, which compaction removed, and no file of the replica holds that state any more ` +

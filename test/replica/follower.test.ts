@@ -197,7 +197,7 @@ describe.each(['file', 's3'] as const)('ReplicaFollower on %s', (kind) => {
     await compactTo(r, 1, 2, 6);
     await dropL0(r, 2, 6);
     const p = await polled(r, follower);
-    expect(p.lists).toBe(5); // L0 (gap after 3), then L1, L2, L3 and L9 for a file ending at 3 (none: the chain proves itself)
+    expect(p.lists).toBe(7); // L0 (gap after 3), L1, then every level for a file ending at 3 (none: the chain proves itself)
     expect(keysOf(p.update)).toEqual(['1:2-6', '0:7-7', '0:8-8', '0:9-9']);
     await apply(r.store, state, p.update!);
     expect(Buffer.compare(imageOf(state), r.images[8])).toBe(0);
@@ -214,8 +214,8 @@ describe.each(['file', 's3'] as const)('ReplicaFollower on %s', (kind) => {
     await compactTo(r, 1, 10, 11);
     await dropL0(r, 2, 11);
     const p = await polled(r, follower);
-    expect(p.lists).toBe(5);
-    expect(r.store.lists.slice(-5).map((l) => l.prefix)).toEqual([0, 1, 2, 3, 9].map((l) => layoutFor(r.store).levelPrefix(l)));
+    expect(p.lists).toBe(7); // L0, L1, then the whole replica (no file ends at 3); its listings serve the chain
+    expect(r.store.lists.slice(-7, -5).map((l) => l.prefix)).toEqual([0, 1].map((l) => layoutFor(r.store).levelPrefix(l)));
     expect(keysOf(p.update)).toEqual(['3:2-6', '2:7-9', '1:10-11', '0:12-12']);
     expect(p.update!.kind === 'files' && p.update!.files[0].info.minTXID).toBe(2n); // overlaps TXIDs 2..3 we already have
     await apply(r.store, state, p.update!);
