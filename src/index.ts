@@ -22,7 +22,7 @@ export { LocalFileVfs, type LocalFileVfsOptions } from './vfs/local-file-vfs.js'
 export { MemoryVfs } from './vfs/memory-vfs.js';
 
 // Configuration (environment variables and options).
-export { loadConfig, type Config, type OpenOptions } from './config.js';
+export { loadConfig, type Config, type OpenOptions, type CompactionOptions } from './config.js';
 
 // LTX codec, as a namespace: ltx.decodeLtx(...), ltx.LtxError, ...
 export * as ltx from './ltx/index.js';

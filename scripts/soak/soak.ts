@@ -40,15 +40,15 @@ export interface SoakOptions {
   commitEveryMs?: number;
   readEveryMs?: number;
   restoreEveryMs?: number;
-  /** Every Nth read of a reader scans every row (the others read the state's name and stored digest). */
+  /** Every Nth read of a reader scans every row (the others read the state's name and the digest its commit stored). */
   fullEvery?: number;
   /** Mid-run scenarios: a paused writer resumes after another took over; the replica replaced by another database. */
   scenarios?: { pausedWriter?: boolean; replace?: boolean };
   /** Scratch directory (buffers, the hydrated copy, restores); removed at the end. */
   workDir: string;
-  /** The built package (dist/), for the paused writer's process. */
+  /** The built package (dist/), for the reader and paused-writer processes (plain node). */
   dist: string;
-  /** The environment of the paused writer's process (S3 credentials). */
+  /** The environment of the reader and paused-writer processes (S3 credentials). */
   childEnv?: NodeJS.ProcessEnv;
   /** Requests by kind so far, when the caller counts them (a proxy in front of the store). */
   requests?: () => Record<string, number> | Promise<Record<string, number>>;
@@ -64,7 +64,7 @@ export interface SoakReport {
   commits: number;
   reads: number;
   readErrors: number;
-  /** Queries failed with REPLICA_REPLACED while the replica was being replaced (a clear error, allowed then only). */
+  /** Queries failed with REPLICA_REPLACED, and restores whose files vanished, while the replica was being replaced (clear errors, allowed then only). */
   replacedErrors: number;
   /** Answers that match no committed state (never expected). */
   violations: number;
@@ -73,13 +73,16 @@ export interface SoakReport {
   restoreFailures: number;
   syncLagMs: { p50: number; p99: number; max: number };
   /** Follower reloads by reason, re-plans of reads whose file was gone, the writer's re-points. */
-  readers: { replans: number; reloads: number; replaced: number; repoints: number };
+  readers: { replans: number; caughtUp: number; reloads: number; replaced: number; repoints: number };
   compaction: { filesWritten: number; filesDeleted: number; levelsSeen: number[]; snapshotsSeen: number };
   pausedWriter: { fenced: boolean; message: string; leftover: boolean } | null;
   replaced: { readersOnNewDatabase: number; readers: number } | null;
   hydration: { state: string | null; switched: boolean };
   requests: Record<string, number> | null;
+  /** The soak's own process (the writer, restores). */
   memoryMB: { start: { rss: number; heap: number }; end: { rss: number; heap: number } };
+  /** Each reader process's RSS after warm-up (a tenth of the run) and at the end. */
+  readerRssMB: Record<string, { start: number; end: number }>;
 }
 
 interface Row {
@@ -106,9 +109,8 @@ class Model {
 }
 
 // One statement, so one read transaction: the state's name (database, seq), the digest
-// its commit stored, and (the full check) the digest of the rows as they are.
+// its commit stored, and the digest of the rows as they are (reader.mjs has the same).
 const META = "(SELECT v FROM meta WHERE k = 'db') AS db, (SELECT v FROM meta WHERE k = 'seq') AS seq, (SELECT v FROM meta WHERE k = 'digest') AS digest";
-const QUICK_SQL = `SELECT ${META}`;
 const CHECK_SQL = `SELECT ${META}, count(*) || '/' || sum(length(v)) || '/' || sum(id * gen) AS rows FROM t`;
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
@@ -163,13 +165,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     restores: 0,
     restoreFailures: 0,
     syncLagMs: { p50: 0, p99: 0, max: 0 },
-    readers: { replans: 0, reloads: 0, replaced: 0, repoints: 0 },
+    readers: { replans: 0, caughtUp: 0, reloads: 0, replaced: 0, repoints: 0 },
     compaction: { filesWritten: 0, filesDeleted: 0, levelsSeen: [], snapshotsSeen: 0 },
     pausedWriter: null,
     replaced: null,
     hydration: { state: null, switched: false },
     requests: null,
     memoryMB: { start: { rss: 0, heap: 0 }, end: { rss: 0, heap: 0 } },
+    readerRssMB: {},
   };
   const problem = (kind: 'violation' | 'error' | 'restore', msg: string) => {
     if (kind === 'violation') report.violations++;
@@ -263,8 +266,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       record(m); // before COMMIT returns nobody can read it; after, anybody may
       w.exec('COMMIT');
     } catch (err) {
-      w.exec('ROLLBACK');
-      throw err;
+      try {
+        w.exec('ROLLBACK');
+      } catch {
+        // SQLite rolled back already (a failed COMMIT does)
+      }
+      throw new Error(`soak: commit ${m.seq} of database ${m.db} failed: ${(err as Error).message}`, { cause: err });
     }
     report.commits++;
     lagFrom.set(w.writerStatus()!.txid.committed, Date.now());
@@ -276,51 +283,85 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   await writer!.sync();
   say(`[${o.name}] writer ready: ${model.rows.size} rows`);
 
-  // ---- the readers ----
+  // ---- the readers: each a process of its own (./reader.mjs) ----
+  let replacing = false; // from the replacement until every reader has seen the new database
+  let replaceWindow = false; // the import itself (a restore planned before it may find files gone)
   interface Reader {
     name: string;
-    db: ReplicaDatabase;
-    next: number;
-    reads: number;
+    child: ChildProcess;
     last: { db: string; seq: number } | null;
+    stats: ReaderStats | null;
+    onStats: (() => void) | null;
+  }
+  interface ReaderStats {
+    reads: number;
+    replans: number;
+    caughtUp: number;
+    reloads: number;
+    replaced: number;
+    hydration: { state: string; switched: boolean } | null;
+    rssMB: { start: number; end: number };
+  }
+  interface ReadLine {
+    t: 'ready' | 'read' | 'error' | 'stats';
+    db?: string;
+    seq?: number;
+    digest?: string;
+    rows?: string | null;
+    txid?: string;
+    message?: string;
   }
   const readers: Reader[] = [];
-  for (const name of ['follower-1', 'follower-2', 'hydrating']) {
-    const db = await open({
-      replicaUrl: o.url,
-      s3: o.s3,
-      cacheSize,
-      pollInterval,
-      logLevel: 'warn',
-      ...(name === 'hydrating' ? { hydrationPath: path.join(o.workDir, 'hydrated.db') } : {}),
-    });
-    readers.push({ name, db, next: 0, reads: 0, last: null });
-  }
-  const fullEvery = o.fullEvery ?? 5;
-  const check = (r: Reader, full = r.reads % fullEvery === 0) => {
-    report.reads++;
-    r.reads++;
-    let row: Record<string, unknown> | null | undefined;
-    try {
-      row = r.db.get(full ? CHECK_SQL : QUICK_SQL);
-    } catch (err) {
-      const msg = (err as Error).message;
-      if (replacing && msg.includes('REPLICA_REPLACED')) report.replacedErrors++;
-      else problem('error', `${r.name}: ${msg}`);
+  const seen = (r: Reader, line: ReadLine) => {
+    if (line.t === 'error') {
+      if (replacing && line.message!.includes('REPLICA_REPLACED')) report.replacedErrors++;
+      else problem('error', `${r.name}: ${line.message}`);
       return;
     }
-    const db = String(row!.db);
-    const seq = Number(row!.seq);
+    if (line.t !== 'read') return;
+    report.reads++;
+    const db = String(line.db);
+    const seq = Number(line.seq);
     const want = oracle.get(db)?.get(seq);
-    const got = full ? String(row!.rows) : String(row!.digest);
-    if (want !== got || (full && row!.digest !== got)) {
-      problem('violation', `${r.name} at TXID ${r.db.txid}: database ${db} seq ${seq} holds ${got} (stored digest ${row!.digest}), the writer committed ${want ?? 'no such state'}`);
+    const got = line.rows ?? line.digest;
+    if (want !== got || (line.rows !== null && line.rows !== line.digest)) {
+      problem('violation', `${r.name} at TXID ${line.txid}: database ${db} seq ${seq} holds ${got} (stored digest ${line.digest}), the writer committed ${want ?? 'no such state'}`);
       return;
     }
     if (r.last && r.last.db === db && seq < r.last.seq) problem('violation', `${r.name} went back from seq ${r.last.seq} to ${seq} of database ${db}`);
     r.last = { db, seq };
     if (replacing && readers.every((x) => x.last?.db === model.db)) replacing = false;
   };
+  const readerScript = path.join(path.dirname(new URL(import.meta.url).pathname), 'reader.mjs');
+  for (const name of ['follower-1', 'follower-2', 'hydrating']) {
+    const task = {
+      dist: o.dist,
+      url: o.url,
+      name,
+      cacheSize,
+      pollInterval,
+      hydrationPath: name === 'hydrating' ? path.join(o.workDir, 'hydrated.db') : null,
+      readEveryMs: readEvery,
+      fullEvery: o.fullEvery ?? 5,
+      durationMs: o.durationMs,
+    };
+    const child = spawn(process.execPath, [readerScript, JSON.stringify(task)], { env: { ...process.env, ...o.childEnv }, stdio: ['pipe', 'pipe', 'inherit'] });
+    const r: Reader = { name, child, last: null, stats: null, onStats: null };
+    const ready = new Promise<void>((ok, fail) => {
+      child.once('exit', (code) => fail(new Error(`reader ${name} exited with code ${code} before it was ready`)));
+      createInterface({ input: child.stdout! }).on('line', (text) => {
+        const line = JSON.parse(text) as ReadLine & ReaderStats;
+        if (line.t === 'ready') ok();
+        else if (line.t === 'stats') {
+          r.stats = line;
+          r.onStats?.();
+        } else seen(r, line);
+      });
+    });
+    await ready;
+    readers.push(r);
+  }
+  const send = (r: Reader, cmd: string) => r.child.stdin!.write(`${cmd}\n`);
 
   // ---- restores ----
   let restoring: Promise<void> | null = null;
@@ -342,7 +383,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       }
       report.restores++;
     } catch (err) {
-      problem('restore', (err as Error).message);
+      // While the replica is being replaced its files vanish under a restore: a clear error, expected then.
+      if (replacing || replaceWindow) report.replacedErrors++;
+      else problem('restore', (err as Error).message);
     } finally {
       rmSync(out, { force: true });
     }
@@ -353,7 +396,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const pausedAt = o.scenarios?.pausedWriter ? 0.3 : Infinity;
   const replaceAt = o.scenarios?.replace ? 0.6 : Infinity;
   let replacedDone = false;
-  let replacing = false; // from the replacement until every reader has seen the new database
   const startPaused = async () => {
     await closeWriter();
     const child = spawn(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'paused-writer.mjs'), JSON.stringify({ dist: o.dist, url: o.url, bufferPath: path.join(o.workDir, 'buffer-paused'), commits: 3 })], {
@@ -397,10 +439,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     record(next);
     model = next;
     replacing = true;
+    replaceWindow = true;
     await importDatabase(file, o.store, { force: true });
     say(`[${o.name}] replica replaced by database B (${next.rows.size} rows, TXIDs start again)`);
     await openWriter();
     replacedDone = true;
+    void restoring?.finally(() => (replaceWindow = false));
+    if (restoring === null) replaceWindow = false;
   };
 
   // ---- the loop ----
@@ -411,7 +456,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let nextStatus = t0;
   let memStart: NodeJS.MemoryUsage | null = null;
   let pausedStarted = false;
-  const phase: Record<string, number> = { commit: 0, sleep: 0 };
   while (Date.now() < end) {
     const now = Date.now();
     const frac = (now - t0) / o.durationMs;
@@ -423,20 +467,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (paused !== null && now >= (paused as { resumeAt: number }).resumeAt) await resumePaused();
     if (!replacedDone && frac >= replaceAt && paused === null) await replace();
     if (writer !== null && now >= nextCommit) {
-      const tc = performance.now();
       commit();
-      phase.commit += performance.now() - tc;
       nextCommit = now + commitEvery;
     }
     if (writer !== null) trackSynced((writer as ReplicaDatabase).writerStatus()!.txid.synced);
-    for (const r of readers) {
-      if (now >= r.next) {
-        const tr = performance.now();
-        check(r);
-        phase[r.name] = (phase[r.name] ?? 0) + performance.now() - tr;
-        r.next = now + readEvery;
-      }
-    }
     if (restoring === null && now >= nextRestore) {
       restoring = restoreCheck().finally(() => (restoring = null));
       nextRestore = now + restoreEvery;
@@ -445,11 +479,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       say(`[${o.name}] ${Math.round((now - t0) / 1000)} s: ${report.commits} commits, ${report.reads} reads, ${report.readErrors} errors, ${report.violations} violations, ${report.restores} restores`);
       nextStatus = now + 10_000;
     }
-    const ts = performance.now();
     await sleep(2);
-    phase.sleep += performance.now() - ts;
   }
-  if (process.env.SOAK_DEBUG) say(JSON.stringify(phase));
   if (paused !== null) await resumePaused();
   await restoring;
 
@@ -459,15 +490,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const finalDigest = `${model.db}/${model.seq}`;
   for (const r of readers) {
     const deadline = Date.now() + 30_000;
-    for (;;) {
-      await r.db.refresh();
-      check(r, true);
-      if (r.last !== null && `${r.last.db}/${r.last.seq}` === finalDigest) break;
+    while (r.last === null || `${r.last.db}/${r.last.seq}` !== finalDigest) {
       if (Date.now() > deadline) {
         problem('violation', `${r.name} never reached ${finalDigest} (stuck at ${r.last?.db}/${r.last?.seq})`);
         break;
       }
-      await sleep(100);
+      send(r, 'refresh');
+      await sleep(200);
     }
   }
   await restoreCheck();
@@ -476,18 +505,23 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const memEnd = process.memoryUsage();
   report.memoryMB.end = { rss: mb(memEnd.rss), heap: mb(memEnd.heapUsed) };
   for (const r of readers) {
-    const s = r.db.replicaStats();
-    report.readers.replans += s.replans;
-    const p = r.db.pollerStats();
-    report.readers.reloads += p?.reloads ?? 0;
-    report.readers.replaced += p?.replaced ?? 0;
-    if (r.name === 'hydrating') {
-      const h = r.db.hydrationStatus();
-      report.hydration = { state: h?.state ?? null, switched: h?.switchedAfterMs !== null && h?.switchedAfterMs !== undefined };
+    const got = new Promise<void>((ok) => (r.onStats = ok));
+    send(r, 'stop');
+    await Promise.race([got, sleep(30_000)]);
+    await new Promise((ok) => (r.child.exitCode !== null ? ok(null) : r.child.once('exit', ok)));
+    const st = r.stats;
+    if (st === null) {
+      problem('error', `${r.name} gave no stats at the end`);
+      continue;
     }
+    report.readers.replans += st.replans;
+    report.readers.caughtUp += st.caughtUp;
+    report.readers.reloads += st.reloads;
+    report.readers.replaced += st.replaced;
+    report.readerRssMB[r.name] = st.rssMB;
+    if (r.name === 'hydrating' && st.hydration !== null) report.hydration = st.hydration;
   }
   if (o.scenarios?.replace) report.replaced = { readersOnNewDatabase: readers.filter((r) => r.last?.db === 'B').length, readers: readers.length };
-  for (const r of readers) await r.db.close();
   await closeWriter();
   report.readers.repoints = writerStats.repoints;
   report.compaction = { filesWritten: writerStats.filesWritten, filesDeleted: writerStats.filesDeleted, levelsSeen: [...levelsSeen].sort((a, b) => a - b), snapshotsSeen: snapshots.size };

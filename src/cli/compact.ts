@@ -9,6 +9,8 @@ import { formatBytes } from './progress.js';
 export const compactCommand: Command = {
   summary: 'Run one compaction and retention pass on a replica (L0 -> L1 -> L2 -> L3, L9 snapshot, deletions)',
   help: `Run one compaction pass over a replica, as the writer does in the background:
+- first, orphans go: an L0 file that overlaps another and that no next file continues
+  (its checksums do not link: a fenced writer's leftover);
 - L1, L2, L3: each level whose interval has turned (30 s, 5 min, 1 h) gets one file
   merging the lower level's files after its newest file (newest page wins);
 - if the latest restore plan has more than 12 files, lower levels are compacted ahead
@@ -16,7 +18,11 @@ export const compactCommand: Command = {
   written daily (every level is compacted up to the latest TXID first);
 - last, files retention allows are deleted: L0 files 5 min after an L1 file covers
   them, and files and snapshots older than the newest snapshot that is 24 h old.
-  A file the latest restore plan uses is never deleted.
+  A file the latest restore plan uses is never deleted, nor any file sooner than the
+  readers' grace (5 min) after the file that replaced it was written.
+The intervals and retentions come from LITESTREAM_L1_INTERVAL, LITESTREAM_L2_INTERVAL,
+LITESTREAM_L3_INTERVAL, LITESTREAM_SNAPSHOT_INTERVAL, LITESTREAM_SNAPSHOT_RETENTION,
+LITESTREAM_L0_RETENTION and LITESTREAM_READER_GRACE (defaults above).
 Outputs are created with If-None-Match: *, so a pass that was interrupted is simply
 run again.
 
@@ -45,11 +51,12 @@ L0 files go on a later pass, 5 min after the L1 file that covers them was writte
     const { values, positionals } = parseCommandArgs(args, { force: { type: 'boolean' }, 'dry-run': { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('expected one <replica-url>');
     const [replicaUrl] = positionals;
-    const store = openReplicaStore(replicaUrl, loadConfig({ replicaUrl }, process.env).s3);
+    const config = loadConfig({ replicaUrl }, process.env);
+    const store = openReplicaStore(replicaUrl, config.s3);
     try {
       // stdout carries the report; the pass's per-file info lines would repeat it on stderr.
       const quiet = log.child({}, { level: 'warn' });
-      const r = await compactOnce(store, { force: values.force === true, dryRun: values['dry-run'] === true, log: quiet });
+      const r = await compactOnce(store, { policy: config.compaction, force: values.force === true, dryRun: values['dry-run'] === true, log: quiet });
       if (values.json) io.out(toJson({ ok: true, ...r }));
       else for (const line of describe(r)) io.out(line);
       return EXIT_OK;

@@ -110,6 +110,7 @@ const RIVAL_POLL_MS = 100;
 type Step =
   | { kind: 'put'; key: string; bytes: Uint8Array; metadata?: Record<string, string> }
   | { kind: 'tail'; key: string } // the last 8 bytes: the file checksum
+  | { kind: 'trailer'; key: string } // the last 16 bytes: post-apply checksum, file checksum
   | { kind: 'header'; key: string } // the first HEADER_SIZE bytes
   | { kind: 'list'; full: boolean; afterTXID: bigint } // L0 files with minTXID > afterTXID, or every level
   | { kind: 'delete'; key: string }
@@ -377,6 +378,8 @@ export class Syncer {
         return this.store.putIfAbsent(step.key, step.bytes, { metadata: step.metadata });
       case 'tail':
         return this.store.get(step.key, { range: { suffix: 8 } });
+      case 'trailer':
+        return this.store.get(step.key, { range: { suffix: 16 } });
       case 'header':
         return this.store.get(step.key, { range: { offset: 0, length: HEADER_SIZE } });
       case 'list':
@@ -394,6 +397,8 @@ export class Syncer {
         return sync.putSync(step.key, step.bytes, { ifAbsent: true, metadata: step.metadata });
       case 'tail':
         return sync.getSync(step.key, { suffix: 8 });
+      case 'trailer':
+        return sync.getSync(step.key, { suffix: 16 });
       case 'header':
         return sync.getSync(step.key, { offset: 0, length: HEADER_SIZE });
       case 'list':
@@ -443,6 +448,22 @@ export class Syncer {
     this.complete(p);
   }
 
+  /**
+   * Our own file already compacted: the PUT landed on an earlier attempt whose answer was
+   * lost, and a compaction pass merged it before this retry listed. A higher-level file
+   * that ends where ours ends, starts at or before it, and leaves our checksum.
+   */
+  private *isOurCompaction(p: Pending, f: LtxFileInfo): Generator<Step, boolean, unknown> {
+    if (f.level === 0 || f.maxTXID !== p.maxTXID || f.minTXID > p.minTXID) return false;
+    if (p.post === null) return true; // no checksum to tell by; a rival ending exactly here too is all but impossible
+    try {
+      const t = (yield { kind: 'trailer', key: f.key }) as Uint8Array;
+      return t.length === 16 && new DataView(t.buffer, t.byteOffset, 16).getBigUint64(0) === p.post;
+    } catch {
+      return false;
+    }
+  }
+
   /** After our put: is there another file past our base? Then a second writer exists; decide who goes on. */
   private *rivalSteps(p: Pending): Generator<Step, void, unknown> {
     const base = p.minTXID - 1n;
@@ -452,7 +473,8 @@ export class Syncer {
       const files = (yield { kind: 'list', full, afterTXID: base }) as LtxFileInfo[];
       if (full) this.lastFullCheck = Date.now();
       full = false;
-      const others = files.filter((f) => f.key !== p.key && f.maxTXID > base);
+      const others: LtxFileInfo[] = [];
+      for (const f of files) if (f.key !== p.key && f.maxTXID > base && !(yield* this.isOurCompaction(p, f))) others.push(f);
       if (others.length === 0) return;
       // A higher key for the same TXIDs loses to ours, once its writer has seen ours and removed it.
       const beats = others.find((f) => !(f.level === 0 && f.minTXID === p.minTXID && f.maxTXID > p.maxTXID));

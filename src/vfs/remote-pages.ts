@@ -35,7 +35,7 @@ export interface PageSource {
    * (compaction and retention moved it to a higher level), the same state from the
    * files that hold it now. Without it, a removed file is a read error.
    */
-  planSync?(target: { txid: bigint }): { index: PageIndex };
+  planSync?(target: { txid?: bigint }): { index: PageIndex };
   /** Start several reads now, take them later (prefetching); without it, prefetchBelow() does nothing. */
   getManyLater?(items: readonly { key: string; range?: ByteRange }[]): () => Uint8Array[];
   storeStats?(): StoreStats;
@@ -97,6 +97,10 @@ export class RemotePages {
   /** Times the index was moved to other files holding the same state (re-point, re-plan). */
   repoints = 0;
   readonly #applied: ChainFile[] = [];
+  /** A read transaction has begun and read no page yet: the version may still change under it. */
+  #untouched = false;
+  /** Times a reader whose state was compacted away moved to the latest state at the start of a transaction. */
+  caughtUp = 0;
 
   constructor(
     index: PageIndex,
@@ -232,6 +236,16 @@ export class RemotePages {
     try {
       index = this.source.planSync({ txid }).index;
     } catch (err) {
+      if (this.#untouched && isReplicaError(err, 'REPLICA_TARGET') && !/its latest is/.test(err.message)) {
+        // A follower that fell behind by more than the readers' grace, at the first read of
+        // a transaction: nothing of this version was read yet, so it may begin at the
+        // latest state instead (as a poll's update would have made it).
+        const latest = this.source.planSync({}).index;
+        log.warn({ key, txid: String(txid), latest: String(latest.txid) }, 'reader fell behind: the files of its state were compacted away; this transaction reads the latest state');
+        this.reset(latest);
+        this.caughtUp++;
+        return;
+      }
       const latest = isReplicaError(err, 'REPLICA_TARGET') ? /its latest is (\d+)/.exec(err.message) : null;
       if (isReplicaError(err, 'REPLICA_EMPTY') || (latest !== null && BigInt(latest[1]) < txid)) {
         throw new VfsError(
@@ -258,8 +272,19 @@ export class RemotePages {
     this.repoints++;
   }
 
+  /** The VFS calls this when a read transaction begins (no connection was reading). */
+  transactionStarts(): void {
+    this.#untouched = this.stampVersion; // followers only: a writer's index is always the latest
+  }
+
   /** Page `pgno` (1 ≤ pgno ≤ commit), from the local copy, the cache or the store. Do not change it. */
   page(pgno: number, replanned = false): Uint8Array {
+    const data = this.pageOf(pgno, replanned);
+    this.#untouched = false;
+    return data;
+  }
+
+  private pageOf(pgno: number, replanned: boolean): Uint8Array {
     const hit = this.cache.get(pgno);
     if (hit !== undefined) return hit instanceof RawFrame ? this.decodeAndCache(pgno, hit.key, hit.frame) : hit;
     if (this.#local !== null && !this.#stale.has(pgno)) return this.localPage(pgno);

@@ -102,6 +102,8 @@ export interface ReplicaVfsStats {
   replans: number;
   /** Times the index moved to other files holding the same state (re-plans, the writer's re-points). */
   repoints: number;
+  /** Transactions of a reader that fell behind by more than the readers' grace, begun at the latest state instead. */
+  caughtUp: number;
 }
 
 /** What the files of one VFS share: the pages, the write layer, the version queue. */
@@ -158,7 +160,8 @@ class ReplicaState {
           this.remote.reset(u.index);
           break;
         case 'files':
-          this.remote.apply(u.files);
+          // Stale when the reads moved past it meanwhile (a reader that fell behind jumped to the latest state).
+          if (u.files[u.files.length - 1].header.maxTXID > this.remote.index.txid) this.remote.apply(u.files);
           break;
         case 'local': {
           // The copy may have fallen behind (or ahead) while queued: then the switch waits for another try.
@@ -246,7 +249,10 @@ class ReplicaFile implements VfsFile {
     const rc = this.fileLock().lock(level);
     if (rc === SQLITE_OK && this.#level === LockLevel.NONE && level >= LockLevel.SHARED) {
       // The start of a read transaction: the moment a queued version may take effect.
-      if (this.state.readers === 0) this.state.applyPending();
+      if (this.state.readers === 0) {
+        this.state.applyPending();
+        this.state.remote.transactionStarts();
+      }
       this.state.readers++;
     }
     if (rc === SQLITE_OK && level > this.#level) this.#level = level;
@@ -517,6 +523,7 @@ export class ReplicaVfs implements Vfs {
       localPath: r.localPath,
       replans: r.replans,
       repoints: r.repoints,
+      caughtUp: r.caughtUp,
     };
   }
 
