@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/engine/index.js';
 import { open, type ReplicaDatabase } from '../../src/open.js';
+import { compactOnce } from '../../src/compact/index.js';
 import { listReplica } from '../../src/replica/index.js';
 import { FileStore } from '../../src/storage/file-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
@@ -89,6 +90,43 @@ describe.each(targets)('reads through compaction and retention (%s)', (_kind, ma
       });
       expect(follower.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
       expect(writer.writerStatus()!.compaction.filesDeleted).toBeGreaterThan(0);
+    } finally {
+      await follower?.close();
+      await writer.close();
+      await store.close();
+    }
+  });
+});
+
+describe('a follower that fell behind past the readers\' grace', () => {
+  it('begins its next transaction at the latest state when the files of its own state are gone from every level', async () => {
+    const dir = path.join(tempDir('behind'), 'replica');
+    const url = fileUrl(dir);
+    const store = new FileStore({ dir });
+    // No background compaction: the test runs the pass itself, with no retention delay at all.
+    const writer = await open({ replicaUrl: url, writeEnabled: true, bufferPath: tempDir('behind-buffer'), syncInterval: 3_600_000, compaction: { l1Interval: 3_600_000 } });
+    let follower: ReplicaDatabase | null = null;
+    try {
+      writer.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)');
+      await writer.sync();
+      for (let i = 0; i < 2; i++) {
+        writer.run('INSERT INTO t(v) VALUES (?)', ['v'.repeat(3000)]);
+        await writer.sync();
+      }
+      follower = await open({ replicaUrl: url, pollInterval: 3_600_000 }); // it never polls by itself
+      expect(follower.txid).toBe(3n);
+      for (let i = 0; i < 2; i++) {
+        writer.run('INSERT INTO t(v) VALUES (?)', ['w'.repeat(3000)]);
+        await writer.sync();
+      }
+      // L1 1..5 and a snapshot 1..5; the L0 files go at once: TXID 3 is in no file's boundary any more.
+      const pass = await compactOnce(store, { force: true, policy: { l0RetentionMs: 0, readerGraceMs: 0 }, now: Date.now() + 1000 });
+      expect(pass.deleted.filter((d) => d.level === 0)).toHaveLength(5);
+      follower.clearCache();
+      expect(follower.get('SELECT count(*) AS n FROM t')).toEqual({ n: 4 }); // the state at TXID 5, whole
+      expect(follower.txid).toBe(5n);
+      expect(follower.replicaStats().caughtUp).toBe(1);
+      expect(follower.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
     } finally {
       await follower?.close();
       await writer.close();
