@@ -31,6 +31,7 @@ import type { Logger } from 'pino';
 import { CHECKSUM_FLAG, hasChecksums, hex64, isSnapshot } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
 import { listReplica, type LtxFileInfo } from '../replica/listing.js';
+import { planChecked } from '../replica/linked-plan.js';
 import { choosePlan, type RestorePlan } from '../replica/plan.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -221,7 +222,8 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
   const { tmp, journal: jpath } = hydrationTempPaths(path);
 
   let listing = options.plan ? null : await listReplica(store);
-  let plan = options.plan ?? choosePlan(url, listing!);
+  // The plan whose checksums link: a fenced writer's leftover would fail verification on every retry.
+  let plan = options.plan ?? (await planChecked(store, listing!));
   let journal: JournalState | null = existsSync(tmp) ? readJournal(jpath, url) : null;
   if (journal && journal.planTXID > plan.txid) {
     log.warn({ was: journal.planTXID.toString(), now: plan.txid.toString() }, 'hydrate: the replica is behind the interrupted hydration (replaced?); starting over');

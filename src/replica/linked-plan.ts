@@ -41,6 +41,11 @@ export async function planLinked(store: ObjectStore, files: readonly LtxFileInfo
  */
 export async function planRestoreChecked(store: ObjectStore, target: RestoreTarget = {}, options: LinkedPlanOptions = {}): Promise<RestorePlan> {
   const { files, txid } = await listForTarget(store, target);
+  return planChecked(store, files, txid, options);
+}
+
+/** `planRestoreChecked` on a listing already made (the hydrator's). */
+export async function planChecked(store: ObjectStore, files: readonly LtxFileInfo[], txid?: bigint, options: LinkedPlanOptions = {}): Promise<RestorePlan> {
   const trailers = new Map<string, Promise<bigint>>();
   const headers = new Map<string, Promise<LtxHeader>>();
   const once = <T>(m: Map<string, Promise<T>>, key: string, make: () => Promise<T>) => {
