@@ -5,7 +5,8 @@
 // After markSynced the log is rewritten (new base + the commits still unsynced) to a
 // temp file and renamed over the old one, so it never grows without bound and a
 // crash at any point leaves either the old log or the new one.
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, readSync, renameSync, rmSync, writeSync, fstatSync } from 'node:fs';
+import { PRIVATE_DIR_MODE, checkOwnFile, openPrivate } from '../private-fs.js';
 import { syncDirSync } from '../storage/sync-dir.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,6 +28,7 @@ import {
   frameCrcOk,
   type UploadRecord,
 } from './buffer-records.js';
+import { DirLock } from './dir-lock.js';
 import { BufferFullError, type SecondWriterError } from './errors.js';
 
 export interface BufferedCommit {
@@ -93,7 +95,6 @@ interface PageRef {
 
 const LOG_FILE = 'buffer.log';
 const TMP_FILE = 'buffer.log.tmp';
-const LOCK_FILE = 'LOCK';
 const openDirs = new Set<string>();
 
 export class WriteBuffer {
@@ -111,6 +112,7 @@ export class WriteBuffer {
   private fencedBy: SecondWriterError | null = null;
   private syncError: Error | null = null;
   private closed = false;
+  private dirLock: DirLock | null = null;
   /** Set when open() found a buffer for another replica or page size and moved it aside. */
   readonly setAsideOnOpen: { dir: string; reason: string } | null = null;
 
@@ -124,7 +126,7 @@ export class WriteBuffer {
   /** Open or create the buffer in `dir`; recovers the commits of a crashed process (a torn tail is cut off). */
   static open(dir: string, options: WriteBufferOptions): WriteBuffer {
     if (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0) throw new TypeError(`write buffer: maxBytes ${options.maxBytes} must be a positive integer`);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const b = new WriteBuffer(dir, options);
     b.lock();
     try {
@@ -324,7 +326,7 @@ export class WriteBuffer {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     let where = join(this.dir, `conflict-${stamp}`);
     for (let n = 1; existsSync(where); n++) where = join(this.dir, `conflict-${stamp}-${n}`);
-    mkdirSync(where);
+    mkdirSync(where, { mode: PRIVATE_DIR_MODE });
     const u = this.unsynced();
     const summary = [
       `reason: ${reason}`,
@@ -334,7 +336,12 @@ export class WriteBuffer {
       `set aside: ${new Date().toISOString()}`,
       '',
     ].join('\n');
-    writeFileSync(join(where, 'REASON.txt'), summary);
+    const rfd = openPrivate(join(where, 'REASON.txt'), 'create');
+    try {
+      writeAll(rfd, Buffer.from(summary), 0);
+    } finally {
+      closeSync(rfd);
+    }
     if (this.fd !== null) {
       fsyncSync(this.fd);
       closeSync(this.fd);
@@ -368,7 +375,8 @@ export class WriteBuffer {
     this.closed = true;
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    rmSync(join(this.dir, LOCK_FILE), { force: true });
+    this.dirLock?.release();
+    this.dirLock = null;
     openDirs.delete(this.dir);
   }
 
@@ -378,17 +386,10 @@ export class WriteBuffer {
     if (this.closed) throw new Error(`write buffer ${this.dir} is closed`);
   }
 
-  /** One process per buffer directory: a LOCK file naming the pid (a dead owner's lock is taken over). */
+  /** One process per buffer directory (./dir-lock.ts; a dead owner's lock is taken over). */
   private lock(): void {
-    const path = join(this.dir, LOCK_FILE);
     if (openDirs.has(this.dir)) throw new Error(`write buffer ${this.dir} is already open in this process`);
-    if (existsSync(path)) {
-      const pid = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new Error(`write buffer ${this.dir} is in use by process ${pid}; only one writer may use a buffer (stop it, or remove ${path} if that process is not ours)`);
-      }
-    }
-    writeFileSync(path, `${process.pid}\n`);
+    this.dirLock = DirLock.acquire(this.dir);
     openDirs.add(this.dir);
   }
 
@@ -407,7 +408,8 @@ export class WriteBuffer {
     const path = join(this.dir, LOG_FILE);
     rmSync(join(this.dir, TMP_FILE), { force: true }); // a rewrite that did not finish
     if (!existsSync(path)) return;
-    this.fd = openSync(path, 'r+');
+    this.fd = openPrivate(path, 'readWrite'); // never through a symlink
+    checkOwnFile(this.fd, path);
     const fileSize = fstatSync(this.fd).size;
     const head = new Uint8Array(FRAME_HEAD);
     const crc = new Uint8Array(FRAME_TAIL);
@@ -490,7 +492,8 @@ export class WriteBuffer {
   /** Write base + records to a temp file, fsync, rename over the log, reload. */
   private rewrite(base: BufferBase & { createdMs: number }, records: Uint8Array[]): void {
     const tmp = join(this.dir, TMP_FILE);
-    const fd = openSync(tmp, 'w');
+    rmSync(tmp, { force: true });
+    const fd = openPrivate(tmp, 'create'); // 0600, and not onto whatever a symlink there names
     try {
       let at = 0;
       const head = encodeBase({ ...base, replicaUrl: this.opts.replicaUrl });
@@ -527,12 +530,3 @@ function writeAll(fd: number, data: Uint8Array, position: number): void {
   while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
