@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import type { SyncStore } from './io/sync-store.js';
 import { decodeLtx, type LtxHeader, type PageIndexEntry } from './ltx/index.js';
 import { log } from './log.js';
+import { redactUrl } from './redact.js';
 import type { PageIndex } from './replica/page-index.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { BufferFullError, reconcileBuffer, SecondWriterError, Syncer, WriteBuffer, type ReconcileResult, type SyncerStats, type SyncState } from './sync/index.js';
@@ -65,7 +66,7 @@ export class Writer {
     }
     if (recovery.base.txid !== index.txid) {
       buffer.close();
-      throw new Error(`write mode: the replica moved from TXID ${index.txid} to ${recovery.base.txid} while opening; is another process writing to ${config.replicaUrl}?`);
+      throw new Error(`write mode: the replica moved from TXID ${index.txid} to ${recovery.base.txid} while opening; is another process writing to ${redactUrl(config.replicaUrl)}?`);
     }
     if (recovery.status === 'set-aside') {
       log.warn({ dir: recovery.setAsideDir, reason: recovery.message }, 'unsynced commits from an earlier run could not be applied to the replica (it moved on); they were kept aside, not uploaded');

@@ -28,6 +28,7 @@ import {
   frameCrcOk,
   type UploadRecord,
 } from './buffer-records.js';
+import { redactUrl } from '../redact.js';
 import { DirLock } from './dir-lock.js';
 import { BufferFullError, type SecondWriterError } from './errors.js';
 
@@ -119,20 +120,22 @@ export class WriteBuffer {
   private constructor(dir: string, options: WriteBufferOptions) {
     this.dir = dir;
     const { log, ...rest } = options;
-    this.opts = { fsync: true, ...rest };
+    // Stored in the log, REASON.txt and messages: never with user info in it.
+    this.opts = { fsync: true, ...rest, replicaUrl: redactUrl(rest.replicaUrl) };
     this.log = (log ?? rootLog).child({ component: 'write-buffer' });
   }
 
   /** Open or create the buffer in `dir`; recovers the commits of a crashed process (a torn tail is cut off). */
   static open(dir: string, options: WriteBufferOptions): WriteBuffer {
     if (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0) throw new TypeError(`write buffer: maxBytes ${options.maxBytes} must be a positive integer`);
+    const url = redactUrl(options.replicaUrl);
     mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const b = new WriteBuffer(dir, options);
     b.lock();
     try {
       b.load();
-      if (b.baseRec && (b.baseRec.pageSize !== options.pageSize || b.storedUrl !== options.replicaUrl)) {
-        const reason = `buffer belongs to ${b.storedUrl} (page size ${b.baseRec.pageSize}), opened for ${options.replicaUrl} (page size ${options.pageSize})`;
+      if (b.baseRec && (b.baseRec.pageSize !== options.pageSize || b.storedUrl !== url)) {
+        const reason = `buffer belongs to ${redactUrl(b.storedUrl)} (page size ${b.baseRec.pageSize}), opened for ${url} (page size ${options.pageSize})`;
         const where = b.setAside(reason);
         (b as { setAsideOnOpen: WriteBuffer['setAsideOnOpen'] }).setAsideOnOpen = { dir: where, reason };
       }
