@@ -24,6 +24,7 @@ import { openStore, type OpenStoreOptions } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
 import { READ_AHEAD_BYTES, ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
 import { Writer, type WriterStatus } from './writer.js';
+import { probeConditionalWrites } from './sync/conditional-probe.js';
 import { Hydration, type HydrationEvent, type HydrationStatus } from './hydration.js';
 
 /** What opening cost: the listing and tail reads done before the first query. */
@@ -216,6 +217,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
     let plan: RestorePlan | null = null;
     let index: PageIndex;
     let head: { key: string; bytes: Uint8Array } | null = null;
+    let probe: Promise<void> = Promise.resolve();
     if (!config.writeEnabled) {
       // Read-only: the worker lists and reads the tails, so the SDK loads once, there,
       // and the main thread's store (the poller's) stays unloaded until its first poll.
@@ -229,6 +231,9 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
       }
       ({ plan, index, head } = planned.take());
     } else {
+      // Fencing needs If-None-Match: * honoured; proven while the plan is read (./sync/conditional-probe.ts).
+      probe = probeConditionalWrites(store);
+      probe.catch(() => undefined); // awaited in Writer.open; not unhandled if planning fails first
       try {
         plan = await planRestore(store);
         index = await buildPageIndex(store, plan);
@@ -239,7 +244,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
       }
     }
     const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: config.writeEnabled ? store.stats() : sync.storeStats() };
-    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0) : follow(config, store, sync, plan!, index, openStats, t0, head);
+    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0, probe) : follow(config, store, sync, plan!, index, openStats, t0, head);
     if (config.hydrationPath !== null) startHydration(db, config, storeOptions, options.onHydration);
     return db;
   } catch (err) {
@@ -275,8 +280,8 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
   return database;
 }
 
-async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan | null, index: PageIndex, openStats: OpenStats, t0: number): Promise<ReplicaDatabase> {
-  const writer = await Writer.open(config, store, index);
+async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan | null, index: PageIndex, openStats: OpenStats, t0: number, probe: Promise<void>): Promise<ReplicaDatabase> {
+  const writer = await Writer.open(config, store, index, probe);
   let db!: ReplicaDatabase;
   try {
     const vfs = new ReplicaVfs({

@@ -12,6 +12,7 @@ import { log } from './log.js';
 import { redactUrl } from './redact.js';
 import type { PageIndex } from './replica/page-index.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { probeConditionalWrites } from './sync/conditional-probe.js';
 import { BufferFullError, reconcileBuffer, SecondWriterError, Syncer, WriteBuffer, type ReconcileResult, type SyncerStats, type SyncState } from './sync/index.js';
 import { SQLITE_FULL, SQLITE_IOERR_FSYNC, SQLITE_READONLY } from './vfs/codes.js';
 import type { ReplicaVfs } from './vfs/replica-vfs.js';
@@ -53,12 +54,17 @@ export class Writer {
     this.recovery = recovery;
   }
 
-  /** Open the buffer for this replica and reconcile it with the remote (after a crash: upload or set aside). */
-  static async open(config: Config, store: ObjectStore, index: PageIndex): Promise<Writer> {
+  /**
+   * Open the buffer for this replica and reconcile it with the remote (after a crash:
+   * upload or set aside). `probe` (the conditional-write check) must pass before
+   * anything is uploaded or committed; default: run it now.
+   */
+  static async open(config: Config, store: ObjectStore, index: PageIndex, probe: Promise<void> = probeConditionalWrites(store)): Promise<Writer> {
     const dir = bufferDirFor(config.bufferPath, config.replicaUrl);
     const buffer = WriteBuffer.open(dir, { replicaUrl: config.replicaUrl, pageSize: index.pageSize, maxBytes: BUFFER_MAX_BYTES, log });
     let recovery: ReconcileResult;
     try {
+      await probe;
       recovery = await reconcileBuffer(store, buffer, log);
     } catch (err) {
       buffer.close();
