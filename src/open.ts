@@ -8,7 +8,9 @@
 // read transactions. With writeEnabled it is the single writer (./writer.ts):
 // commits go to a durable local buffer and are shipped by the syncer. Background
 // work stops in `close()` (a writer flushes first).
+import path from 'node:path';
 import { loadConfig, type Config, type OpenOptions } from './config.js';
+import { ensurePrivateDir, volatileFs } from './private-fs.js';
 import { Database, registerVfs } from './engine/index.js';
 import { warmUpEngine } from './engine/warm-up.js';
 import { SQLITE_ERROR } from './vfs/codes.js';
@@ -209,6 +211,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
   const t0 = performance.now();
   const config = loadConfig(options, process.env);
   setLogLevel(config.logLevel);
+  prepareLocalState(config);
   const storeOptions = replicaStoreOptions(config.replicaUrl, config.s3);
   // The bridge's worker starts now, so that its start-up overlaps the listing.
   const sync = new SyncStore(config.replicaUrl, { store: storeOptions });
@@ -251,6 +254,22 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
     await Promise.allSettled([store.close(), sync.close()]);
     throw err;
   }
+}
+
+/**
+ * Local state goes only where nobody else can read or swap it (src/private-fs.ts):
+ * checked before anything is fetched, so a bad directory fails the open at once,
+ * naming the variable to set. A buffer on tmpfs is allowed, with a warning.
+ */
+function prepareLocalState(config: Config): void {
+  if (config.writeEnabled) {
+    ensurePrivateDir(config.bufferPath, 'LITESTREAM_BUFFER_PATH');
+    const fs = volatileFs(config.bufferPath);
+    if (fs !== null) {
+      log.warn({ bufferPath: config.bufferPath, fs }, `the write buffer is on ${fs}: commits are durable until the machine reboots, not after; set LITESTREAM_BUFFER_PATH to persistent storage`);
+    }
+  }
+  if (config.hydrationPath !== null) ensurePrivateDir(path.dirname(config.hydrationPath), 'LITESTREAM_HYDRATION_PATH');
 }
 
 function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number, head: { key: string; bytes: Uint8Array } | null): ReplicaDatabase {

@@ -10,6 +10,7 @@ import type { SyncStore } from './io/sync-store.js';
 import { decodeLtx, type LtxHeader, type PageIndexEntry } from './ltx/index.js';
 import { log } from './log.js';
 import { redactUrl } from './redact.js';
+import { ensurePrivateDir } from './private-fs.js';
 import type { PageIndex } from './replica/page-index.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { probeConditionalWrites } from './sync/conditional-probe.js';
@@ -61,6 +62,7 @@ export class Writer {
    */
   static async open(config: Config, store: ObjectStore, index: PageIndex, probe: Promise<void> = probeConditionalWrites(store)): Promise<Writer> {
     const dir = bufferDirFor(config.bufferPath, config.replicaUrl);
+    ensurePrivateDir(dir, 'LITESTREAM_BUFFER_PATH');
     const buffer = WriteBuffer.open(dir, { replicaUrl: config.replicaUrl, pageSize: index.pageSize, maxBytes: BUFFER_MAX_BYTES, log });
     let recovery: ReconcileResult;
     try {

@@ -24,7 +24,8 @@
 // Reuse: a sidecar for this replica whose identity still checks out (identity.ts)
 // means the file is good; newer files are applied to it (applyLtxFiles).
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { rename, type FileHandle } from 'node:fs/promises';
+import { PRIVATE_DIR_MODE, openPrivateAsync } from '../private-fs.js';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -120,7 +121,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydratedFile> {
   });
   progress.set('plan', 0, 0, 0n);
   // LITESTREAM_HYDRATION_PATH may name a directory that does not exist yet (a fresh VM's data dir).
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE }); // open() checked an existing one (private-fs.ts)
   finishInterrupted(path, store.url, log);
 
   const reused = await tryReuse(options, path, fetcher, progress, log);
@@ -242,7 +243,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
   if (fresh) rmSync(tmp, { force: true });
   const records = journal?.records ?? new Map<string, ChunkRecord>();
   const writer = await JournalWriter.open(jpath, url, fresh);
-  const fh = await open(tmp, fresh ? 'w+' : 'r+');
+  const fh = await openPrivateAsync(tmp, fresh ? 'create' : 'readWrite'); // 0600, never through a symlink
   let closed = false;
   const metaCache = new Map<string, FileMeta>();
   const sums = new PageSums();
@@ -346,7 +347,7 @@ interface FetchPlanArgs {
   metas: FileMeta[];
   winners: Winners;
   sums: PageSums;
-  fh: Awaited<ReturnType<typeof open>>;
+  fh: FileHandle;
   writer: JournalWriter;
   records: Map<string, ChunkRecord>;
   failures: Map<string, number>;

@@ -14,7 +14,7 @@
 //    was replaced by a copy of the same data with new history would pass, which is
 //    harmless since the pages agree.
 // A replica whose latest TXID is below ours went backwards (replaced): different.
-import { open } from 'node:fs/promises';
+import { openPrivateAsync } from '../private-fs.js';
 import { HEADER_SIZE, decodeHeader, decodePageFrame, hasChecksums } from '../ltx/index.js';
 import { choosePlan } from '../replica/plan.js';
 import type { LtxFileInfo } from '../replica/listing.js';
@@ -68,7 +68,7 @@ async function contentCheck(fetcher: Fetcher, side: Sidecar, listing: readonly L
   for (let p = 1; p <= upTo; p++) if (w.winner[p] >= 0 && metas[w.winner[p]].file.maxTXID <= side.txid) stable.push(p);
   if (stable.length === 0) return { same: false, how: 'no page is unchanged since the file was made, so nothing can be compared' };
   const picks = [...new Set(Array.from({ length: Math.min(SAMPLE_PAGES, stable.length) }, (_, i) => stable[Math.floor((i * stable.length) / Math.min(SAMPLE_PAGES, stable.length))]))];
-  const fh = await open(localPath, 'r');
+  const fh = await openPrivateAsync(localPath, 'read');
   try {
     for (const pgno of picks) {
       const m = metas[w.winner[pgno]];

@@ -5,8 +5,9 @@
 // away, any chunk of a file still in the plan is reused if its record is here. The
 // plan's TXID is recorded too: a replica that went backwards (replaced) voids them all.
 // A last line cut short by a crash is ignored.
-import { existsSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { openPrivate, openPrivateAsync } from '../private-fs.js';
 
 export interface ChunkRecord {
   key: string;
@@ -44,7 +45,12 @@ export function readJournal(path: string, url: string): JournalState | null {
   if (!existsSync(path)) return null;
   let lines: string[];
   try {
-    lines = readFileSync(path, 'utf8').split('\n');
+    const fd = openPrivate(path, 'read');
+    try {
+      lines = readFileSync(fd, 'utf8').split('\n');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return null;
   }
@@ -83,7 +89,8 @@ export class JournalWriter {
 
   /** Start a new journal (replacing any) or continue an existing one. */
   static async open(path: string, url: string, fresh: boolean): Promise<JournalWriter> {
-    const fh = await open(path, fresh ? 'w' : 'a');
+    if (fresh) rmSync(path, { force: true });
+    const fh = await openPrivateAsync(path, fresh ? 'create' : 'append');
     const w = new JournalWriter(fh);
     if (fresh) await w.append([{ v: 1, url }]);
     return w;
