@@ -22,6 +22,7 @@
 // reaching at least as far, holds that change in a file after it.
 //
 // Reuse: a sidecar for this replica whose identity still checks out (identity.ts)
+// and whose bytes match the replica's database checksum (where its files carry one)
 // means the file is good; newer files are applied to it (applyLtxFiles).
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { rename, type FileHandle } from 'node:fs/promises';
@@ -29,13 +30,13 @@ import { PRIVATE_DIR_MODE, openPrivateAsync } from '../private-fs.js';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { CHECKSUM_FLAG, hasChecksums, hex64, isSnapshot } from '../ltx/index.js';
+import { CHECKSUM_FLAG, hasChecksums, hex64, isSnapshot, lockPage } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
 import { listReplica, type LtxFileInfo } from '../replica/listing.js';
 import { choosePlan, type RestorePlan } from '../replica/plan.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { applyLtxFiles, writePages } from './apply.js';
+import { applyLtxFiles, checksumPages, writePages } from './apply.js';
 import { PageSums } from './page-sums.js';
 import { ScratchBuffer, chunksOf, decodeChunk, type Chunk, type ChunkResult } from './chunk.js';
 import { continueChain } from '../replica/chain.js';
@@ -173,6 +174,15 @@ async function tryReuse(options: HydrateOptions, path: string, fetcher: Fetcher,
     log.warn({ url: store.url, txid: side.txid.toString(), reason: verdict.how }, 'hydrate: the local file is not from this replica; rebuilding');
     return null;
   }
+  if (side.applyingTo === null && verdict.checksum != null) {
+    // The replica's database checksum against the local bytes (a whole read of the
+    // file, here in the hydration worker, before reads switch to it).
+    const local = await localChecksum(path, side.pageSize, side.commit);
+    if (local !== verdict.checksum) {
+      log.warn({ txid: side.txid.toString(), local: hex64(local), replica: hex64(verdict.checksum) }, 'hydrate: the local file differs from the replica (changed on disk); rebuilding');
+      return null;
+    }
+  }
   const target = options.plan?.txid;
   if (target !== undefined && target < side.txid) return null;
   const wantCatchUp = options.catchUp ?? options.plan === undefined;
@@ -194,6 +204,19 @@ async function tryReuse(options: HydrateOptions, path: string, fetcher: Fetcher,
       return null;
     }
     throw err;
+  }
+}
+
+/** The database checksum of pages 1..commit of the file at `path`. */
+async function localChecksum(path: string, pageSize: number, commit: number): Promise<bigint> {
+  const lock = lockPage(pageSize);
+  const pages: number[] = [];
+  for (let p = 1; p <= commit; p++) if (p !== lock) pages.push(p);
+  const fh = await openPrivateAsync(path, 'read');
+  try {
+    return await checksumPages(fh, pageSize, commit, pages);
+  } finally {
+    await fh.close();
   }
 }
 
