@@ -64,23 +64,40 @@ export function readJournal(path: string, url: string): JournalState | null {
       if (i >= lines.length - 2) break; // torn last line
       return null;
     }
+    // Written by us, but read as hostile: a line of the wrong shape voids the journal (the
+    // build starts over) rather than throwing or planting odd values in the state.
+    if (typeof line !== 'object' || line === null || Array.isArray(line)) return null;
     if (i === 0) {
       if (!('v' in line) || line.v !== 1 || line.url !== url) return null;
     } else if ('plan' in line) {
+      if (typeof line.plan !== 'string' || !/^\d{1,20}$/.test(line.plan) || !Array.isArray(line.keys) || !line.keys.every((k) => typeof k === 'string')) return null;
       const t = BigInt(line.plan);
       if (t > state.planTXID) state.planTXID = t;
       state.planKeys = line.keys;
     } else if ('c' in line) {
-      const [key, size, fc, start, end, crc, hashed] = line.c;
-      const r: ChunkRecord = { key, size, fileChecksum: BigInt(`0x${fc}`), start, end, crc: BigInt(`0x${crc}`), hashed };
+      const r = chunkRecord(line.c);
+      if (r === null) return null;
       state.records.set(recordId(r), r);
     } else if ('drop' in line) {
+      if (typeof line.drop !== 'string') return null;
       for (const [id, r] of state.records) if (r.key === line.drop) state.records.delete(id);
     } else if ('final' in line) {
       state.final = line.final;
     }
   }
   return state;
+}
+
+const HEX64 = /^[0-9a-f]{1,16}$/;
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/** A chunk line's fields, checked; null if any is off. */
+function chunkRecord(c: unknown): ChunkRecord | null {
+  if (!Array.isArray(c) || c.length !== 7) return null;
+  const [key, size, fc, start, end, crc, hashed] = c as unknown[];
+  if (typeof key !== 'string' || typeof fc !== 'string' || typeof crc !== 'string' || !HEX64.test(fc) || !HEX64.test(crc)) return null;
+  if (!isCount(size) || !isCount(start) || !isCount(end) || !isCount(hashed) || start > end || end > size) return null;
+  return { key, size, fileChecksum: BigInt(`0x${fc}`), start, end, crc: BigInt(`0x${crc}`), hashed };
 }
 
 /** Appends lines durably (write + fdatasync per batch). */

@@ -10,6 +10,7 @@
 //   least applyingTo repairs (each rewrites every page changed in its range).
 import { closeSync, existsSync, fsyncSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { openPrivate } from '../private-fs.js';
+import { isValidPageSize } from '../ltx/header.js';
 import { syncDirSync } from '../storage/sync-dir.js';
 import { dirname } from 'node:path';
 import type { CopyState } from './types.js';
@@ -58,7 +59,11 @@ export function readSidecar(dbPath: string, url?: string): Sidecar | null {
       applyingTo: j.applyingTo == null ? null : BigInt(j.applyingTo),
       updatedAt: String(j.updatedAt),
     };
-    if (!Number.isInteger(s.pageSize) || !Number.isInteger(s.commit) || s.txid < 1n) return null;
+    // Hostile-input checks (it is read back from disk): sizes that make sense, TXIDs in range.
+    if (!isValidPageSize(s.pageSize) || !Number.isInteger(s.commit) || s.commit < 0 || s.commit > 0xffffffff) return null;
+    if (s.txid < 1n || s.txid >= 1n << 64n || (s.applyingTo !== null && (s.applyingTo <= s.txid || s.applyingTo >= 1n << 64n))) return null;
+    if (!Number.isSafeInteger(s.identity.size) || s.identity.size < 0 || s.identity.key === '' || (s.checksum !== null && s.checksum >= 1n << 64n) || s.identity.fileChecksum >= 1n << 64n) return null;
+    if (typeof j.url !== 'string' || typeof j.identity.key !== 'string') return null;
     if (url !== undefined && s.url !== url) return null;
     return s;
   } catch {

@@ -87,8 +87,9 @@ interface CommitEntry extends BufferedCommit {
   dataOffset: number; // file offset of the first page
 }
 
-// Newest buffered version of a page: its file offset, or ZERO when a shrink cut it off.
-const ZERO = -1;
+// Newest buffered version of a page: its file offset. Whether a shrink cut it off
+// since is decided when it is read (`shrinks`), not by marking every page above the
+// new size: a forged log shrinking from 2^32-1 pages to 0 must not loop 4 billion times.
 interface PageRef {
   txid: bigint;
   offset: number;
@@ -108,6 +109,8 @@ export class WriteBuffer {
   private storedUrl = ''; // the replica URL the log was written for
   private commitList: CommitEntry[] = [];
   private newest = new Map<number, PageRef>();
+  /** Commits that cut the database below a page (a shrink, or pages written above their own size), oldest first. */
+  private shrinks: { txid: bigint; commit: number }[] = [];
   private uploadList: UploadRecord[] = [];
   private unsyncedBytes = 0;
   private fencedBy: SecondWriterError | null = null;
@@ -181,9 +184,13 @@ export class WriteBuffer {
   /** Newest buffered content of a page: a fresh copy the caller owns, zeros for a page a shrink cut off, undefined if not buffered. */
   page(pgno: number): Uint8Array | undefined {
     const ref = this.newest.get(pgno);
-    if (!ref) return undefined;
+    // The newest commit that cut the file below pgno: an older version (or the remote's) reads as zeros.
+    let cut: bigint | null = null;
+    for (let i = this.shrinks.length - 1; i >= 0 && cut === null; i--) if (this.shrinks[i].commit < pgno) cut = this.shrinks[i].txid;
     const out = new Uint8Array(this.opts.pageSize);
-    if (ref.offset !== ZERO) this.readAt(out, ref.offset);
+    if (cut !== null && (!ref || ref.txid <= cut)) return out;
+    if (!ref) return undefined;
+    this.readAt(out, ref.offset);
     return out;
   }
 
@@ -400,6 +407,7 @@ export class WriteBuffer {
     this.baseRec = null;
     this.commitList = [];
     this.newest = new Map();
+    this.shrinks = [];
     this.uploadList = [];
     this.unsyncedBytes = 0;
     this.size = 0;
@@ -439,26 +447,16 @@ export class WriteBuffer {
         break;
       }
       const recLength = FRAME_HEAD + len + FRAME_TAIL;
-      if (tag === TAG_BASE) {
-        if (at !== 0) {
-          why = 'BASE record in the middle';
-          break;
-        }
-        const b = decodeBase(payload);
-        this.baseRec = { txid: b.txid, checksum: b.checksum, commit: b.commit, pageSize: b.pageSize, createdMs: b.createdMs };
-        this.storedUrl = b.replicaUrl;
-      } else if (!this.baseRec) {
-        why = 'no BASE record first';
+      let stop: string | null;
+      try {
+        stop = this.loadRecord(tag, payload, at, recLength);
+      } catch (err) {
+        // A CRC is no proof of origin: a record whose CRC checks but whose fields do not ends the log like a torn one.
+        stop = `malformed record (${(err as Error).message})`;
+      }
+      if (stop !== null) {
+        why = stop;
         break;
-      } else if (tag === TAG_COMMIT) {
-        const h = decodeCommitHead(payload, this.baseRec.pageSize);
-        if (h.txid !== this.lastTXID + 1n) {
-          why = `commit TXID ${h.txid} does not follow ${this.lastTXID}`;
-          break;
-        }
-        this.index({ ...h, pages: h.pgnos }, at, recLength);
-      } else {
-        this.uploadList.push(decodeUpload(payload));
       }
       at += recLength;
     }
@@ -478,6 +476,26 @@ export class WriteBuffer {
     }
   }
 
+  /** One CRC-valid record into the state; returns why reading stops there, or null. */
+  private loadRecord(tag: number, payload: Uint8Array, at: number, recLength: number): string | null {
+    if (tag === TAG_BASE) {
+      if (at !== 0) return 'BASE record in the middle';
+      const b = decodeBase(payload);
+      this.baseRec = { txid: b.txid, checksum: b.checksum, commit: b.commit, pageSize: b.pageSize, createdMs: b.createdMs };
+      this.storedUrl = b.replicaUrl;
+      return null;
+    }
+    if (!this.baseRec) return 'no BASE record first';
+    if (tag === TAG_COMMIT) {
+      const h = decodeCommitHead(payload, this.baseRec.pageSize);
+      if (h.txid !== this.lastTXID + 1n) return `commit TXID ${h.txid} does not follow ${this.lastTXID}`;
+      this.index({ ...h, pages: h.pgnos }, at, recLength);
+      return null;
+    }
+    this.uploadList.push(decodeUpload(payload));
+    return null;
+  }
+
   /** Add a commit (already in the log at `recOffset`) to the in-memory index. */
   private index(h: BufferedCommit, recOffset: number, recLength: number): void {
     const pages = h.pages;
@@ -487,9 +505,8 @@ export class WriteBuffer {
     this.unsyncedBytes += recLength;
     const ps = this.opts.pageSize;
     pages.forEach((pgno, k) => this.newest.set(pgno, { txid: h.txid, offset: dataOffset + k * ps }));
-    // A shrink: pages above the new size read as zeros if the file grows again.
-    if (h.commit < prevSize) for (let pgno = h.commit + 1; pgno <= prevSize; pgno++) this.newest.set(pgno, { txid: h.txid, offset: ZERO });
-    for (const pgno of pages) if (pgno > h.commit) this.newest.set(pgno, { txid: h.txid, offset: ZERO });
+    // A shrink: pages above the new size read as zeros if the file grows again (page()).
+    if (h.commit < prevSize || pages.some((pgno) => pgno > h.commit)) this.shrinks.push({ txid: h.txid, commit: h.commit });
   }
 
   /** Write base + records to a temp file, fsync, rename over the log, reload. */
