@@ -177,7 +177,13 @@ async function tryReuse(options: HydrateOptions, path: string, fetcher: Fetcher,
   if (side.applyingTo === null && verdict.checksum != null) {
     // The replica's database checksum against the local bytes (a whole read of the
     // file, here in the hydration worker, before reads switch to it).
-    const local = await localChecksum(path, side.pageSize, side.commit);
+    let local: bigint | null = null;
+    try {
+      local = await localChecksum(path, side.pageSize, side.commit);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'hydrate: cannot read the local file back (a symlink, or cut short?); rebuilding');
+      return null;
+    }
     if (local !== verdict.checksum) {
       log.warn({ txid: side.txid.toString(), local: hex64(local), replica: hex64(verdict.checksum) }, 'hydrate: the local file differs from the replica (changed on disk); rebuilding');
       return null;

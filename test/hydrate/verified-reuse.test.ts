@@ -2,7 +2,7 @@
 // not on its sidecar's word: a same-size change on disk (one byte of one page) makes
 // the next hydrate() rebuild it, in the function the hydration worker runs, and an
 // open() with hydration serves the replica's data, not the changed byte.
-import { openSync, readFileSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, renameSync, symlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hydrate } from '../../src/hydrate/index.js';
@@ -37,6 +37,22 @@ describe('verified reuse', () => {
     const again = await hydrate({ store, path: out });
     expect(again.stats!.mode).toBe('built');
     expect(readFileSync(out)[at]).toBe(was);
+    expect(Buffer.compare(readFileSync(out), await restored(store, dir))).toBe(0);
+    await store.close();
+  });
+
+  it('hydrate(): a hydrated file swapped for a symlink is not read through; it is rebuilt as a regular file', async () => {
+    const dir = tempDir('reuse-link');
+    const store = makeStore('file');
+    await makeReplica(store, dir, { bytes: 256 << 10, steps: 2, checksums: true });
+    const out = path.join(dir, 'h.db');
+    await hydrate({ store, path: out });
+    const elsewhere = path.join(dir, 'elsewhere.db');
+    renameSync(out, elsewhere);
+    symlinkSync(elsewhere, out);
+    const again = await hydrate({ store, path: out });
+    expect(again.stats!.mode).toBe('built');
+    expect(lstatSync(out).isSymbolicLink()).toBe(false);
     expect(Buffer.compare(readFileSync(out), await restored(store, dir))).toBe(0);
     await store.close();
   });
