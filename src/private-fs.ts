@@ -41,7 +41,12 @@ export function openPrivateAsync(path: string, how: PrivateOpen): Promise<FileHa
  * place; the error names it. No-op where there are no uids (Windows).
  */
 export function ensurePrivateDir(dir: string, variable: string): void {
-  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  try {
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  } catch (err) {
+    // e.g. HOME=/ for a service user: the default cannot be made, say what to set.
+    throw new Error(`cannot create ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): set ${variable} to a directory of your own (mode 0700)`, { cause: err });
+  }
   checkPrivateDir(dir, variable);
 }
 

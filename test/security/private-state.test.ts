@@ -118,6 +118,14 @@ describe('private local state', () => {
     }
   });
 
+  it('a directory that cannot be made (HOME=/ for a service user, or under a file) names the variable', () => {
+    const u = user();
+    const file = path.join(tempDir('file'), 'plain');
+    writeFileSync(file, '');
+    expect(run('write', { ...u.env, LITESTREAM_BUFFER_PATH: path.join(file, 'buf') }).out).toMatch(/^error: cannot create .*\(ENOTDIR\): set LITESTREAM_BUFFER_PATH/);
+    expect(run('hydrate', { ...u.env, HOME: file }).out).toMatch(/^error: cannot create .*\(ENOTDIR\): set LITESTREAM_HYDRATION_PATH/);
+  });
+
   it('a directory others can write to is refused (an explicit path too)', () => {
     const u = user();
     const open = path.join(tempDir('shared'), 'buf');
