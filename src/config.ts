@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_POLICY, resolvePolicy, type CompactionPolicy } from './compact/policy.js';
+import { redactUrl } from './redact.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -18,11 +19,11 @@ export interface OpenOptions {
   writeEnabled?: boolean;
   /** `LITESTREAM_SYNC_INTERVAL`: milliseconds, or a duration string such as `'1s'`. */
   syncInterval?: number | string;
-  /** `LITESTREAM_BUFFER_PATH`: where unsynced commits are kept. */
+  /** `LITESTREAM_BUFFER_PATH`: where unsynced commits are kept (default: `$XDG_STATE_HOME/ltxvfs/buffer`, else `~/.local/state/ltxvfs/buffer`). */
   bufferPath?: string;
   /** `LITESTREAM_HYDRATION_PATH`: setting it turns hydration on. */
   hydrationPath?: string;
-  /** `LITESTREAM_HYDRATION_ENABLED`: hydration on, to a default path when no path is given. */
+  /** `LITESTREAM_HYDRATION_ENABLED`: hydration on, to a default path (`$XDG_CACHE_HOME/ltxvfs/…`, else `~/.cache/ltxvfs/…`) when no path is given. */
   hydrationEnabled?: boolean;
   /** `LITESTREAM_POLL_INTERVAL`: milliseconds, or a duration string. */
   pollInterval?: number | string;
@@ -89,7 +90,37 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
 };
 
+/**
+ * Upper bounds, refused above (naming the variable). Node's timers hold at most
+ * 2^31-1 ms (~24.8 days); a longer delay fires at once, so `600h` polled in a loop.
+ * The bounds sit well below that: a sync interval beyond an hour leaves commits
+ * unsynced longer than anyone means to (and fills the 1 GiB buffer), a poll interval
+ * beyond a day is a replica nobody follows; a cache beyond 64 GiB is a typo.
+ */
+export const LIMITS = {
+  syncInterval: 3_600_000,
+  pollInterval: 86_400_000,
+  cacheSize: 64 * 1024 ** 3,
+};
+
+/** The longest delay Node's setTimeout/setInterval can hold (larger ones fire after 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 type Env = Record<string, string | undefined>;
+
+/**
+ * Where local state lives by default: per user, on persistent storage (not the
+ * shared, often tmpfs, temp dir). XDG base directories when set (absolute paths
+ * only, as the spec says), else under the home directory.
+ */
+export function defaultDirs(env: Env = process.env): { state: string; cache: string } {
+  const home = nonEmpty(env.HOME) ?? os.homedir();
+  const xdg = (name: string, fallback: string): string => {
+    const v = nonEmpty(env[name]);
+    return v !== undefined && path.isAbsolute(v) ? v : path.join(home, fallback);
+  };
+  return { state: path.join(xdg('XDG_STATE_HOME', '.local/state'), 'ltxvfs'), cache: path.join(xdg('XDG_CACHE_HOME', '.cache'), 'ltxvfs') };
+}
 
 /** Build the config from `options`, falling back to `env` (process.env by default). */
 export function loadConfig(options: OpenOptions = {}, env: Env = process.env): Config {
@@ -108,21 +139,21 @@ export function loadConfig(options: OpenOptions = {}, env: Env = process.env): C
   const writeEnabled = parseBoolean(pick(options.writeEnabled, 'LITESTREAM_WRITE_ENABLED'), 'LITESTREAM_WRITE_ENABLED', false);
   const hydrationEnabled = parseBoolean(pick(options.hydrationEnabled, 'LITESTREAM_HYDRATION_ENABLED'), 'LITESTREAM_HYDRATION_ENABLED', false);
   const hydrationPathRaw = pick(options.hydrationPath, 'LITESTREAM_HYDRATION_PATH');
-  const tmp = path.join(os.tmpdir(), 'ltxvfs');
+  const dirs = defaultDirs(env);
 
   return {
     replicaUrl: parseReplicaUrl(replicaUrl, 'LITESTREAM_REPLICA_URL'),
     writeEnabled,
-    syncInterval: parseDuration(pick(options.syncInterval, 'LITESTREAM_SYNC_INTERVAL'), 'LITESTREAM_SYNC_INTERVAL', DEFAULTS.syncInterval),
-    bufferPath: path.resolve(parsePath(pick(options.bufferPath, 'LITESTREAM_BUFFER_PATH'), 'LITESTREAM_BUFFER_PATH') ?? path.join(tmp, 'buffer')),
+    syncInterval: parseDuration(pick(options.syncInterval, 'LITESTREAM_SYNC_INTERVAL'), 'LITESTREAM_SYNC_INTERVAL', DEFAULTS.syncInterval, LIMITS.syncInterval),
+    bufferPath: path.resolve(parsePath(pick(options.bufferPath, 'LITESTREAM_BUFFER_PATH'), 'LITESTREAM_BUFFER_PATH') ?? path.join(dirs.state, 'buffer')),
     hydrationPath:
       hydrationPathRaw !== undefined
         ? path.resolve(parsePath(hydrationPathRaw, 'LITESTREAM_HYDRATION_PATH')!)
         : hydrationEnabled
-          ? path.join(tmp, `hydrated-${createHash('sha256').update(replicaUrl).digest('hex').slice(0, 16)}.db`) // one per replica
+          ? path.join(dirs.cache, `hydrated-${createHash('sha256').update(replicaUrl).digest('hex').slice(0, 16)}.db`) // one per replica
           : null,
-    pollInterval: parseDuration(pick(options.pollInterval, 'LITESTREAM_POLL_INTERVAL'), 'LITESTREAM_POLL_INTERVAL', DEFAULTS.pollInterval),
-    cacheSize: parseSize(pick(options.cacheSize, 'LITESTREAM_CACHE_SIZE'), 'LITESTREAM_CACHE_SIZE', DEFAULTS.cacheSize),
+    pollInterval: parseDuration(pick(options.pollInterval, 'LITESTREAM_POLL_INTERVAL'), 'LITESTREAM_POLL_INTERVAL', DEFAULTS.pollInterval, LIMITS.pollInterval),
+    cacheSize: parseSize(pick(options.cacheSize, 'LITESTREAM_CACHE_SIZE'), 'LITESTREAM_CACHE_SIZE', DEFAULTS.cacheSize, LIMITS.cacheSize),
     logLevel: parseLogLevel(pick(options.logLevel, 'LITESTREAM_LOG_LEVEL'), 'LITESTREAM_LOG_LEVEL'),
     compaction: loadCompaction(options.compaction ?? {}, pick),
     s3: {
@@ -130,7 +161,7 @@ export function loadConfig(options: OpenOptions = {}, env: Env = process.env): C
       secretAccessKey: options.s3?.secretAccessKey ?? nonEmpty(env.AWS_SECRET_ACCESS_KEY),
       sessionToken: options.s3?.sessionToken ?? nonEmpty(env.AWS_SESSION_TOKEN),
       region: options.s3?.region ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION),
-      endpoint: options.s3?.endpoint ?? nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL),
+      endpoint: parseEndpoint(options.s3?.endpoint, 's3.endpoint') ?? parseEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_S3), 'AWS_ENDPOINT_URL_S3') ?? parseEndpoint(nonEmpty(env.AWS_ENDPOINT_URL), 'AWS_ENDPOINT_URL'),
     },
   };
 }
@@ -165,8 +196,8 @@ export function parseBoolean(v: boolean | string | undefined, name: string, dflt
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** Milliseconds from a number, or from Go-style strings: `500ms`, `1s`, `1.5s`, `2m`, `1h30m`. */
-export function parseDuration(v: number | string | undefined, name: string, dflt: number): number {
+/** Milliseconds from a number, or from Go-style strings: `500ms`, `1s`, `1.5s`, `2m`, `1h30m`; at most `max`. */
+export function parseDuration(v: number | string | undefined, name: string, dflt: number, max = MAX_TIMER_MS): number {
   if (v === undefined) return dflt;
   let ms: number;
   if (typeof v === 'number') {
@@ -185,6 +216,7 @@ export function parseDuration(v: number | string | undefined, name: string, dflt
   if (!Number.isFinite(ms) || ms <= 0) {
     throw new TypeError(`${name}=${JSON.stringify(v)} is not a positive duration: use e.g. 500ms, 1s, 2m or 1h`);
   }
+  if (ms > Math.min(max, MAX_TIMER_MS)) throw new TypeError(`${name}=${JSON.stringify(v)} is too long: at most ${formatMs(Math.min(max, MAX_TIMER_MS))}`);
   return ms;
 }
 
@@ -194,8 +226,8 @@ const SIZE_UNITS: Record<string, number> = {
   k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3,
 };
 
-/** Bytes from a number, or from `65536`, `512KiB`, `64MiB`, `1GiB`, `100MB`. */
-export function parseSize(v: number | string | undefined, name: string, dflt: number): number {
+/** Bytes from a number, or from `65536`, `512KiB`, `64MiB`, `1GiB`, `100MB`; at most `max`. */
+export function parseSize(v: number | string | undefined, name: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
   let bytes = NaN;
   if (typeof v === 'number') {
@@ -208,6 +240,7 @@ export function parseSize(v: number | string | undefined, name: string, dflt: nu
   if (!Number.isSafeInteger(bytes) || bytes < 0) {
     throw new TypeError(`${name}=${JSON.stringify(v)} is not a size: use bytes or e.g. 512KiB, 64MiB, 1GiB`);
   }
+  if (bytes > max) throw new TypeError(`${name}=${JSON.stringify(v)} is too large: at most ${max % 1024 ** 3 === 0 ? `${max / 1024 ** 3}GiB` : `${max} bytes`}`);
   return bytes;
 }
 
@@ -224,23 +257,57 @@ function parsePath(v: string | undefined, name: string): string | undefined {
   return v;
 }
 
-/** Accepts `s3://bucket[/path][?query]` and `file:///absolute/dir`; returns it unchanged. */
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+const NO_CREDENTIALS = 'credentials are never read from a URL: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the value is not shown)';
+
+/** A URL to show: user info hidden, and nothing at all of a value that did not parse but may hold a secret. */
+function shown(v: string): string {
+  return v.includes('@') ? '(not shown: it has an @ and may hold a secret)' : JSON.stringify(redactUrl(v));
+}
+
+/**
+ * Accepts `s3://bucket[/path][?query]` and `file:///absolute/dir`; returns it unchanged.
+ * User info (`s3://KEY:SECRET@bucket`, also in `?endpoint=`) is refused, never echoed.
+ */
 export function parseReplicaUrl(v: string, name: string): string {
   let url: URL;
   try {
     url = new URL(v);
   } catch {
-    throw new TypeError(`${name}=${JSON.stringify(v)} is not a URL: use s3://bucket/path or file:///dir`);
+    throw new TypeError(`${name}=${shown(v)} is not a URL: use s3://bucket/path or file:///dir`);
   }
+  if (url.username !== '' || url.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/@/i.test(v)) throw new TypeError(`${name} has user info (user:password@) in it: ${NO_CREDENTIALS}`);
   if (url.protocol === 's3:') {
-    if (!url.hostname) throw new TypeError(`${name}=${JSON.stringify(v)} has no bucket: use s3://bucket/path`);
+    if (!url.hostname) throw new TypeError(`${name}=${shown(v)} has no bucket: use s3://bucket/path`);
+    const endpoint = url.searchParams.get('endpoint');
+    if (endpoint !== null) parseEndpoint(endpoint, `${name}'s endpoint parameter`);
     return v;
   }
   if (url.protocol === 'file:') {
     if (url.host !== '' || !url.pathname || url.pathname === '/') {
-      throw new TypeError(`${name}=${JSON.stringify(v)} needs an absolute directory: use file:///dir`);
+      throw new TypeError(`${name}=${shown(v)} needs an absolute directory: use file:///dir`);
     }
     return v;
   }
-  throw new TypeError(`${name}=${JSON.stringify(v)} has unsupported scheme ${url.protocol}: use s3:// or file://`);
+  throw new TypeError(`${name}=${shown(v)} has unsupported scheme ${url.protocol}: use s3:// or file://`);
+}
+
+/** An S3 endpoint (`http://host:port`, or `host:port`); user info is refused, never echoed. */
+function parseEndpoint(v: string | undefined, name: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (v.includes('@')) {
+    let url: URL | null = null;
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `https://${v}`);
+    } catch {
+      // not a URL: the store reports it; the @ alone is reason enough here
+    }
+    if (url === null || url.username !== '' || url.password !== '' || /\/\/@/.test(v)) throw new TypeError(`${name} has user info (user:password@) in it: ${NO_CREDENTIALS}`);
+  }
+  return v;
 }

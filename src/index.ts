@@ -67,7 +67,7 @@ export {
 export { open, ReplicaDatabase, type OpenDatabaseOptions, type OpenStats } from './open.js';
 export type { HydrationEvent, HydrationStatus, HydrationState } from './hydration.js';
 export type { WriterStatus } from './writer.js';
-export { SecondWriterError, BufferFullError } from './sync/index.js';
+export { SecondWriterError, BufferFullError, ConditionalWriteError, DirLockError } from './sync/index.js';
 export { HydrationError, isHydrationError, type HydrationErrorCode, type HydrationProgress } from './hydrate/index.js';
 export { compactOnce, DEFAULT_POLICY, type CompactionPolicy, type CompactionReport } from './compact/index.js';
 export { ReplicaFollower, type FollowUpdate } from './replica/index.js';

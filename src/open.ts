@@ -8,7 +8,9 @@
 // read transactions. With writeEnabled it is the single writer (./writer.ts):
 // commits go to a durable local buffer and are shipped by the syncer. Background
 // work stops in `close()` (a writer flushes first).
+import path from 'node:path';
 import { loadConfig, type Config, type OpenOptions } from './config.js';
+import { ensurePrivateDir, volatileFs } from './private-fs.js';
 import { Database, registerVfs } from './engine/index.js';
 import { warmUpEngine } from './engine/warm-up.js';
 import { SQLITE_ERROR } from './vfs/codes.js';
@@ -24,6 +26,7 @@ import { openStore, type OpenStoreOptions } from './storage/open-store.js';
 import type { StoreStats } from './storage/stats.js';
 import { READ_AHEAD_BYTES, ReplicaVfs, type ReplicaVfsStats } from './vfs/replica-vfs.js';
 import { Writer, type WriterStatus } from './writer.js';
+import { probeConditionalWrites } from './sync/conditional-probe.js';
 import { Hydration, type HydrationEvent, type HydrationStatus } from './hydration.js';
 
 /** What opening cost: the listing and tail reads done before the first query. */
@@ -208,6 +211,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
   const t0 = performance.now();
   const config = loadConfig(options, process.env);
   setLogLevel(config.logLevel);
+  prepareLocalState(config);
   const storeOptions = replicaStoreOptions(config.replicaUrl, config.s3);
   // The bridge's worker starts now, so that its start-up overlaps the listing.
   const sync = new SyncStore(config.replicaUrl, { store: storeOptions });
@@ -216,6 +220,7 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
     let plan: RestorePlan | null = null;
     let index: PageIndex;
     let head: { key: string; bytes: Uint8Array } | null = null;
+    let probe: Promise<void> = Promise.resolve();
     if (!config.writeEnabled) {
       // Read-only: the worker lists and reads the tails, so the SDK loads once, there,
       // and the main thread's store (the poller's) stays unloaded until its first poll.
@@ -229,6 +234,9 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
       }
       ({ plan, index, head } = planned.take());
     } else {
+      // Fencing needs If-None-Match: * honoured; proven while the plan is read (./sync/conditional-probe.ts).
+      probe = probeConditionalWrites(store);
+      probe.catch(() => undefined); // awaited in Writer.open; not unhandled if planning fails first
       try {
         ({ plan, index } = await planRestoreLinked(store, {}, { onRefused: (err) => log.warn({ err: err.message }, 'open: a restore plan was refused; trying another') }));
       } catch (err) {
@@ -238,13 +246,29 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
       }
     }
     const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: config.writeEnabled ? store.stats() : sync.storeStats() };
-    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0) : follow(config, store, sync, plan!, index, openStats, t0, head);
+    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0, probe) : follow(config, store, sync, plan!, index, openStats, t0, head);
     if (config.hydrationPath !== null) startHydration(db, config, storeOptions, options.onHydration);
     return db;
   } catch (err) {
     await Promise.allSettled([store.close(), sync.close()]);
     throw err;
   }
+}
+
+/**
+ * Local state goes only where nobody else can read or swap it (src/private-fs.ts):
+ * checked before anything is fetched, so a bad directory fails the open at once,
+ * naming the variable to set. A buffer on tmpfs is allowed, with a warning.
+ */
+function prepareLocalState(config: Config): void {
+  if (config.writeEnabled) {
+    ensurePrivateDir(config.bufferPath, 'LITESTREAM_BUFFER_PATH');
+    const fs = volatileFs(config.bufferPath);
+    if (fs !== null) {
+      log.warn({ bufferPath: config.bufferPath, fs }, `the write buffer is on ${fs}: commits are durable until the machine reboots, not after; set LITESTREAM_BUFFER_PATH to persistent storage`);
+    }
+  }
+  if (config.hydrationPath !== null) ensurePrivateDir(path.dirname(config.hydrationPath), 'LITESTREAM_HYDRATION_PATH');
 }
 
 function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number, head: { key: string; bytes: Uint8Array } | null): ReplicaDatabase {
@@ -274,8 +298,8 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
   return database;
 }
 
-async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan | null, index: PageIndex, openStats: OpenStats, t0: number): Promise<ReplicaDatabase> {
-  const writer = await Writer.open(config, store, index);
+async function write(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan | null, index: PageIndex, openStats: OpenStats, t0: number, probe: Promise<void>): Promise<ReplicaDatabase> {
+  const writer = await Writer.open(config, store, index, probe);
   let db!: ReplicaDatabase;
   try {
     const vfs = new ReplicaVfs({

@@ -10,8 +10,11 @@ import type { SyncStore } from './io/sync-store.js';
 import { decodeLtx, type EncodedLtx } from './ltx/index.js';
 import { log } from './log.js';
 import { planRestoreLinked } from './replica/linked-plan.js';
+import { redactUrl } from './redact.js';
+import { ensurePrivateDir } from './private-fs.js';
 import type { PageIndex } from './replica/page-index.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { probeConditionalWrites } from './sync/conditional-probe.js';
 import { BufferFullError, reconcileBuffer, SecondWriterError, Syncer, WriteBuffer, type ReconcileResult, type SyncerStats, type SyncState } from './sync/index.js';
 import { SQLITE_FULL, SQLITE_IOERR_FSYNC, SQLITE_READONLY } from './vfs/codes.js';
 import type { ReplicaVfs } from './vfs/replica-vfs.js';
@@ -53,12 +56,18 @@ export class Writer {
     this.recovery = recovery;
   }
 
-  /** Open the buffer for this replica and reconcile it with the remote (after a crash: upload or set aside). */
-  static async open(config: Config, store: ObjectStore, index: PageIndex): Promise<Writer> {
+  /**
+   * Open the buffer for this replica and reconcile it with the remote (after a crash:
+   * upload or set aside). `probe` (the conditional-write check) must pass before
+   * anything is uploaded or committed; default: run it now.
+   */
+  static async open(config: Config, store: ObjectStore, index: PageIndex, probe: Promise<void> = probeConditionalWrites(store)): Promise<Writer> {
     const dir = bufferDirFor(config.bufferPath, config.replicaUrl);
+    ensurePrivateDir(dir, 'LITESTREAM_BUFFER_PATH');
     const buffer = WriteBuffer.open(dir, { replicaUrl: config.replicaUrl, pageSize: index.pageSize, maxBytes: BUFFER_MAX_BYTES, log });
     let recovery: ReconcileResult;
     try {
+      await probe;
       recovery = await reconcileBuffer(store, buffer, log);
     } catch (err) {
       buffer.close();
@@ -66,7 +75,7 @@ export class Writer {
     }
     if (recovery.base.txid !== index.txid) {
       buffer.close();
-      throw new Error(`write mode: the replica moved from TXID ${index.txid} to ${recovery.base.txid} while opening; is another process writing to ${config.replicaUrl}?`);
+      throw new Error(`write mode: the replica moved from TXID ${index.txid} to ${recovery.base.txid} while opening; is another process writing to ${redactUrl(config.replicaUrl)}?`);
     }
     if (recovery.status === 'set-aside') {
       log.warn({ dir: recovery.setAsideDir, reason: recovery.message }, 'unsynced commits from an earlier run could not be applied to the replica (it moved on); they were kept aside, not uploaded');

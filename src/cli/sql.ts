@@ -35,7 +35,7 @@ Environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, LITESTREAM_CA
 
 Examples:
   ltxvfs sql file:///var/replicas/app "SELECT count(*) FROM t"
-  ltxvfs sql s3://bucket/app "SELECT * FROM users WHERE id = 1" --hydrate /var/lib/app.db --wait"`,
+  ltxvfs sql s3://bucket/app "SELECT * FROM users WHERE id = 1" --hydrate /var/lib/app/db.sqlite --wait"`,
 
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { hydrate: { type: 'string' }, wait: { type: 'boolean' } });

@@ -5,7 +5,8 @@
 // and must equal the last file's post-apply checksum, also before writing. The
 // sidecar is marked `applyingTo` first, so a crash halfway is known and repaired by
 // the next apply (see sidecar.ts).
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { openPrivateAsync } from '../private-fs.js';
 import type { Logger } from 'pino';
 import { DatabaseChecksum, LtxDecoder, hasChecksums, hex64, isSnapshot, lockPage, pageChecksum, type DecodedLtx } from '../ltx/index.js';
 import type { LtxFileInfo } from '../replica/listing.js';
@@ -100,7 +101,7 @@ export async function applyLtxFiles(file: HydratedFile, store: ObjectStore, file
   const commit = last.header.commit;
   const lock = lockPage(ps);
 
-  const fh = await open(file.path, 'r+');
+  const fh = await openPrivateAsync(file.path, 'readWrite');
   try {
     let checksum: bigint | null = null;
     if (checksums && dirtyTo === null) {
@@ -142,7 +143,7 @@ export async function applyLtxFiles(file: HydratedFile, store: ObjectStore, file
   }
 }
 
-type Handle = Awaited<ReturnType<typeof open>>;
+type Handle = FileHandle;
 
 /** Write pages in pgno order, runs of consecutive pages as one writev. */
 export async function writePages(fh: Handle, pages: Map<number, Uint8Array> | { pgno: number; data: Uint8Array }[], ps: number): Promise<void> {

@@ -22,20 +22,22 @@
 // reaching at least as far, holds that change in a file after it.
 //
 // Reuse: a sidecar for this replica whose identity still checks out (identity.ts)
+// and whose bytes match the replica's database checksum (where its files carry one)
 // means the file is good; newer files are applied to it (applyLtxFiles).
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { rename, type FileHandle } from 'node:fs/promises';
+import { PRIVATE_DIR_MODE, openPrivateAsync } from '../private-fs.js';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { CHECKSUM_FLAG, hasChecksums, hex64, isSnapshot } from '../ltx/index.js';
+import { CHECKSUM_FLAG, hasChecksums, hex64, isSnapshot, lockPage } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
 import { listReplica, type LtxFileInfo } from '../replica/listing.js';
 import { planChecked } from '../replica/linked-plan.js';
 import { choosePlan, type RestorePlan } from '../replica/plan.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { applyLtxFiles, writePages } from './apply.js';
+import { applyLtxFiles, checksumPages, writePages } from './apply.js';
 import { PageSums } from './page-sums.js';
 import { ScratchBuffer, chunksOf, decodeChunk, type Chunk, type ChunkResult } from './chunk.js';
 import { continueChain } from '../replica/chain.js';
@@ -121,7 +123,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydratedFile> {
   });
   progress.set('plan', 0, 0, 0n);
   // LITESTREAM_HYDRATION_PATH may name a directory that does not exist yet (a fresh VM's data dir).
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE }); // open() checked an existing one (private-fs.ts)
   finishInterrupted(path, store.url, log);
 
   const reused = await tryReuse(options, path, fetcher, progress, log);
@@ -173,6 +175,21 @@ async function tryReuse(options: HydrateOptions, path: string, fetcher: Fetcher,
     log.warn({ url: store.url, txid: side.txid.toString(), reason: verdict.how }, 'hydrate: the local file is not from this replica; rebuilding');
     return null;
   }
+  if (side.applyingTo === null && verdict.checksum != null) {
+    // The replica's database checksum against the local bytes (a whole read of the
+    // file, here in the hydration worker, before reads switch to it).
+    let local: bigint | null = null;
+    try {
+      local = await localChecksum(path, side.pageSize, side.commit);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'hydrate: cannot read the local file back (a symlink, or cut short?); rebuilding');
+      return null;
+    }
+    if (local !== verdict.checksum) {
+      log.warn({ txid: side.txid.toString(), local: hex64(local), replica: hex64(verdict.checksum) }, 'hydrate: the local file differs from the replica (changed on disk); rebuilding');
+      return null;
+    }
+  }
   const target = options.plan?.txid;
   if (target !== undefined && target < side.txid) return null;
   const wantCatchUp = options.catchUp ?? options.plan === undefined;
@@ -194,6 +211,19 @@ async function tryReuse(options: HydrateOptions, path: string, fetcher: Fetcher,
       return null;
     }
     throw err;
+  }
+}
+
+/** The database checksum of pages 1..commit of the file at `path`. */
+async function localChecksum(path: string, pageSize: number, commit: number): Promise<bigint> {
+  const lock = lockPage(pageSize);
+  const pages: number[] = [];
+  for (let p = 1; p <= commit; p++) if (p !== lock) pages.push(p);
+  const fh = await openPrivateAsync(path, 'read');
+  try {
+    return await checksumPages(fh, pageSize, commit, pages);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -244,7 +274,7 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
   if (fresh) rmSync(tmp, { force: true });
   const records = journal?.records ?? new Map<string, ChunkRecord>();
   const writer = await JournalWriter.open(jpath, url, fresh);
-  const fh = await open(tmp, fresh ? 'w+' : 'r+');
+  const fh = await openPrivateAsync(tmp, fresh ? 'create' : 'readWrite'); // 0600, never through a symlink
   let closed = false;
   const metaCache = new Map<string, FileMeta>();
   const sums = new PageSums();
@@ -348,7 +378,7 @@ interface FetchPlanArgs {
   metas: FileMeta[];
   winners: Winners;
   sums: PageSums;
-  fh: Awaited<ReturnType<typeof open>>;
+  fh: FileHandle;
   writer: JournalWriter;
   records: Map<string, ChunkRecord>;
   failures: Map<string, number>;

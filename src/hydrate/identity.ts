@@ -14,7 +14,11 @@
 //    was replaced by a copy of the same data with new history would pass, which is
 //    harmless since the pages agree.
 // A replica whose latest TXID is below ours went backwards (replaced): different.
-import { open } from 'node:fs/promises';
+// With 1 and 2 the verdict also carries the replica's database checksum at the file's
+// TXID (the recorded file's post-apply checksum, or the next file's pre-apply one),
+// which the caller checks the local file against before reusing it: the sidecar
+// vouches for the replica, not for the bytes beside it.
+import { openPrivateAsync } from '../private-fs.js';
 import { HEADER_SIZE, decodeHeader, decodePageFrame, hasChecksums } from '../ltx/index.js';
 import { choosePlan } from '../replica/plan.js';
 import type { LtxFileInfo } from '../replica/listing.js';
@@ -29,6 +33,8 @@ const SAMPLE_PAGES = 8;
 export interface IdentityVerdict {
   same: boolean;
   how: string;
+  /** The replica's database checksum at the sidecar's TXID, when its files carry one. */
+  checksum?: bigint | null;
 }
 
 export async function checkIdentity(fetcher: Fetcher, side: Sidecar, listing: readonly LtxFileInfo[], localPath: string): Promise<IdentityVerdict> {
@@ -37,12 +43,15 @@ export async function checkIdentity(fetcher: Fetcher, side: Sidecar, listing: re
   const own = listing.find((f) => f.key === side.identity.key);
   if (own) {
     if (own.size !== side.identity.size) return { same: false, how: `${own.key} is ${own.size} bytes, the sidecar recorded ${side.identity.size}` };
-    const tail = await fetcher.get(own.key, { suffix: 8 }, (b) => {
-      if (b.length !== 8) throw new Error(`got ${b.length} bytes of the trailer`);
+    // The trailer: post-apply database checksum (0 in NoChecksum files), then the file checksum.
+    const tail = await fetcher.get(own.key, { suffix: 16 }, (b) => {
+      if (b.length !== 16) throw new Error(`got ${b.length} bytes of the trailer`);
       return b;
     });
-    const sum = new DataView(tail.buffer, tail.byteOffset, 8).getBigUint64(0);
-    return sum === side.identity.fileChecksum ? { same: true, how: `file checksum of ${own.key}` } : { same: false, how: `${own.key} has another file checksum` };
+    const v = new DataView(tail.buffer, tail.byteOffset, 16);
+    const post = v.getBigUint64(0);
+    if (v.getBigUint64(8) !== side.identity.fileChecksum) return { same: false, how: `${own.key} has another file checksum` };
+    return { same: true, how: `file checksum of ${own.key}`, checksum: post === 0n ? null : post };
   }
   if (side.checksum !== null) {
     const next = listing.find((f) => f.minTXID === side.txid + 1n);
@@ -50,7 +59,7 @@ export async function checkIdentity(fetcher: Fetcher, side: Sidecar, listing: re
       const h = await fetcher.get(next.key, { offset: 0, length: HEADER_SIZE }, (b) => decodeHeader(b));
       if (hasChecksums(h)) {
         return h.preApplyChecksum === side.checksum
-          ? { same: true, how: `pre-apply checksum of ${next.key}` }
+          ? { same: true, how: `pre-apply checksum of ${next.key}`, checksum: h.preApplyChecksum }
           : { same: false, how: `${next.key} continues from another database checksum` };
       }
     }
@@ -68,7 +77,7 @@ async function contentCheck(fetcher: Fetcher, side: Sidecar, listing: readonly L
   for (let p = 1; p <= upTo; p++) if (w.winner[p] >= 0 && metas[w.winner[p]].file.maxTXID <= side.txid) stable.push(p);
   if (stable.length === 0) return { same: false, how: 'no page is unchanged since the file was made, so nothing can be compared' };
   const picks = [...new Set(Array.from({ length: Math.min(SAMPLE_PAGES, stable.length) }, (_, i) => stable[Math.floor((i * stable.length) / Math.min(SAMPLE_PAGES, stable.length))]))];
-  const fh = await open(localPath, 'r');
+  const fh = await openPrivateAsync(localPath, 'read');
   try {
     for (const pgno of picks) {
       const m = metas[w.winner[pgno]];

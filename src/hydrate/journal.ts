@@ -5,8 +5,9 @@
 // away, any chunk of a file still in the plan is reused if its record is here. The
 // plan's TXID is recorded too: a replica that went backwards (replaced) voids them all.
 // A last line cut short by a crash is ignored.
-import { existsSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { openPrivate, openPrivateAsync } from '../private-fs.js';
 
 export interface ChunkRecord {
   key: string;
@@ -44,7 +45,12 @@ export function readJournal(path: string, url: string): JournalState | null {
   if (!existsSync(path)) return null;
   let lines: string[];
   try {
-    lines = readFileSync(path, 'utf8').split('\n');
+    const fd = openPrivate(path, 'read');
+    try {
+      lines = readFileSync(fd, 'utf8').split('\n');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return null;
   }
@@ -58,17 +64,22 @@ export function readJournal(path: string, url: string): JournalState | null {
       if (i >= lines.length - 2) break; // torn last line
       return null;
     }
+    // Written by us, but read as hostile: a line of the wrong shape voids the journal (the
+    // build starts over) rather than throwing or planting odd values in the state.
+    if (typeof line !== 'object' || line === null || Array.isArray(line)) return null;
     if (i === 0) {
       if (!('v' in line) || line.v !== 1 || line.url !== url) return null;
     } else if ('plan' in line) {
+      if (typeof line.plan !== 'string' || !/^\d{1,20}$/.test(line.plan) || !Array.isArray(line.keys) || !line.keys.every((k) => typeof k === 'string')) return null;
       const t = BigInt(line.plan);
       if (t > state.planTXID) state.planTXID = t;
       state.planKeys = line.keys;
     } else if ('c' in line) {
-      const [key, size, fc, start, end, crc, hashed] = line.c;
-      const r: ChunkRecord = { key, size, fileChecksum: BigInt(`0x${fc}`), start, end, crc: BigInt(`0x${crc}`), hashed };
+      const r = chunkRecord(line.c);
+      if (r === null) return null;
       state.records.set(recordId(r), r);
     } else if ('drop' in line) {
+      if (typeof line.drop !== 'string') return null;
       for (const [id, r] of state.records) if (r.key === line.drop) state.records.delete(id);
     } else if ('final' in line) {
       state.final = line.final;
@@ -77,13 +88,26 @@ export function readJournal(path: string, url: string): JournalState | null {
   return state;
 }
 
+const HEX64 = /^[0-9a-f]{1,16}$/;
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+/** A chunk line's fields, checked; null if any is off. */
+function chunkRecord(c: unknown): ChunkRecord | null {
+  if (!Array.isArray(c) || c.length !== 7) return null;
+  const [key, size, fc, start, end, crc, hashed] = c as unknown[];
+  if (typeof key !== 'string' || typeof fc !== 'string' || typeof crc !== 'string' || !HEX64.test(fc) || !HEX64.test(crc)) return null;
+  if (!isCount(size) || !isCount(start) || !isCount(end) || !isCount(hashed) || start > end || end > size) return null;
+  return { key, size, fileChecksum: BigInt(`0x${fc}`), start, end, crc: BigInt(`0x${crc}`), hashed };
+}
+
 /** Appends lines durably (write + fdatasync per batch). */
 export class JournalWriter {
   private constructor(private readonly fh: FileHandle) {}
 
   /** Start a new journal (replacing any) or continue an existing one. */
   static async open(path: string, url: string, fresh: boolean): Promise<JournalWriter> {
-    const fh = await open(path, fresh ? 'w' : 'a');
+    if (fresh) rmSync(path, { force: true });
+    const fh = await openPrivateAsync(path, fresh ? 'create' : 'append');
     const w = new JournalWriter(fh);
     if (fresh) await w.append([{ v: 1, url }]);
     return w;

@@ -8,7 +8,9 @@
 // - applyingTo: set while newer files are being written into the file; a crash then
 //   leaves pages of (txid, applyingTo] mixed in, which applying files reaching at
 //   least applyingTo repairs (each rewrites every page changed in its range).
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { openPrivate } from '../private-fs.js';
+import { isValidPageSize } from '../ltx/header.js';
 import { syncDirSync } from '../storage/sync-dir.js';
 import { dirname } from 'node:path';
 import type { CopyState } from './types.js';
@@ -38,7 +40,14 @@ export function readSidecar(dbPath: string, url?: string): Sidecar | null {
   const p = sidecarPath(dbPath);
   if (!existsSync(p)) return null;
   try {
-    const j = JSON.parse(readFileSync(p, 'utf8')) as Record<string, any>;
+    const fd = openPrivate(p, 'read');
+    let text: string;
+    try {
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+    const j = JSON.parse(text) as Record<string, any>;
     if (j.format !== FORMAT) return null;
     const s: Sidecar = {
       url: String(j.url),
@@ -50,7 +59,11 @@ export function readSidecar(dbPath: string, url?: string): Sidecar | null {
       applyingTo: j.applyingTo == null ? null : BigInt(j.applyingTo),
       updatedAt: String(j.updatedAt),
     };
-    if (!Number.isInteger(s.pageSize) || !Number.isInteger(s.commit) || s.txid < 1n) return null;
+    // Hostile-input checks (it is read back from disk): sizes that make sense, TXIDs in range.
+    if (!isValidPageSize(s.pageSize) || !Number.isInteger(s.commit) || s.commit < 0 || s.commit > 0xffffffff) return null;
+    if (s.txid < 1n || s.txid >= 1n << 64n || (s.applyingTo !== null && (s.applyingTo <= s.txid || s.applyingTo >= 1n << 64n))) return null;
+    if (!Number.isSafeInteger(s.identity.size) || s.identity.size < 0 || s.identity.key === '' || (s.checksum !== null && s.checksum >= 1n << 64n) || s.identity.fileChecksum >= 1n << 64n) return null;
+    if (typeof j.url !== 'string' || typeof j.identity.key !== 'string') return null;
     if (url !== undefined && s.url !== url) return null;
     return s;
   } catch {
@@ -77,9 +90,11 @@ export function writeSidecar(dbPath: string, s: Omit<Sidecar, 'updatedAt'> | Rec
   const p = sidecarPath(dbPath);
   const tmp = `${p}.tmp`;
   const json = 'format' in s ? s : sidecarJson(s as Omit<Sidecar, 'updatedAt'>);
-  writeFileSync(tmp, JSON.stringify(json, null, 2) + '\n');
-  const fd = openSync(tmp, 'r');
+  rmSync(tmp, { force: true });
+  const fd = openPrivate(tmp, 'create');
   try {
+    const text = Buffer.from(JSON.stringify(json, null, 2) + '\n');
+    for (let at = 0; at < text.length; ) at += writeSync(fd, text, at, text.length - at, at);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FileStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
 import { S3Store, type S3StoreOptions } from './s3-store.js';
+import { redactUrl } from '../redact.js';
 
 /** Options for the backend; for S3, `endpoint`, `region` and `forcePathStyle` override the URL's. */
 export type OpenStoreOptions = Pick<S3StoreOptions, 'endpoint' | 'region' | 'forcePathStyle' | 'credentials' | 'concurrency' | 'timeoutMs' | 'retry'>;
@@ -25,7 +26,11 @@ export function openStore(replicaUrl: string, options: OpenStoreOptions = {}): O
   try {
     url = new URL(replicaUrl);
   } catch {
-    throw new TypeError(`replica URL ${JSON.stringify(replicaUrl)} is not a URL; expected s3://bucket/path?endpoint=… or file:///dir`);
+    const shown = replicaUrl.includes('@') ? '(not shown: it may hold a secret)' : JSON.stringify(replicaUrl);
+    throw new TypeError(`replica URL ${shown} is not a URL; expected s3://bucket/path?endpoint=… or file:///dir`);
+  }
+  if (url.username !== '' || url.password !== '' || redactUrl(url.searchParams.get('endpoint') ?? '') !== (url.searchParams.get('endpoint') ?? '')) {
+    throw new TypeError('replica URL has user info (user:password@) in it: credentials are never read from a URL; give them as credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
   }
   const opener = SCHEMES[url.protocol];
   if (!opener) {
@@ -36,7 +41,7 @@ export function openStore(replicaUrl: string, options: OpenStoreOptions = {}): O
 
 function openS3(url: URL, options: OpenStoreOptions): ObjectStore {
   const bucket = url.hostname;
-  if (!bucket) throw new TypeError(`replica URL ${url.href} names no bucket; expected s3://bucket/path`);
+  if (!bucket) throw new TypeError(`replica URL ${redactUrl(url.href)} names no bucket; expected s3://bucket/path`);
   for (const name of url.searchParams.keys()) {
     if (!S3_PARAMS.includes(name)) throw new TypeError(`replica URL parameter ${JSON.stringify(name)} is not supported; expected ${S3_PARAMS.join(', ')}`);
   }

@@ -59,7 +59,8 @@ export class S3Store implements ObjectStore {
   readonly url: string;
   private readonly bucket: string;
   private readonly root: string;
-  private readonly endpoint: string;
+  /** The server, for messages: the endpoint URL, or `AWS`. */
+  readonly endpoint: string;
   // The SDK and the client are made at the first request, not here: a store that is
   // opened early but used later (a poller's) keeps the SDK's load off the start-up path.
   private readonly clientConfig: S3ClientConfig;

@@ -6,3 +6,5 @@ export { reconcileBuffer, type ReconcileResult } from './reconcile.js';
 export { encodeBatch } from './batch-ltx.js';
 export { SecondWriterError, BufferFullError } from './errors.js';
 export type { UploadRecord } from './buffer-records.js';
+export { ConditionalWriteError, PROBE_PREFIX, PROBE_REQUESTS, probeConditionalWrites } from './conditional-probe.js';
+export { DirLockError } from './dir-lock.js';

@@ -5,7 +5,8 @@
 // After markSynced the log is rewritten (new base + the commits still unsynced) to a
 // temp file and renamed over the old one, so it never grows without bound and a
 // crash at any point leaves either the old log or the new one.
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, readSync, renameSync, rmSync, writeSync, fstatSync } from 'node:fs';
+import { PRIVATE_DIR_MODE, checkOwnFile, openPrivate } from '../private-fs.js';
 import { syncDirSync } from '../storage/sync-dir.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,6 +28,8 @@ import {
   frameCrcOk,
   type UploadRecord,
 } from './buffer-records.js';
+import { redactUrl } from '../redact.js';
+import { DirLock } from './dir-lock.js';
 import { BufferFullError, type SecondWriterError } from './errors.js';
 
 export interface BufferedCommit {
@@ -84,8 +87,9 @@ interface CommitEntry extends BufferedCommit {
   dataOffset: number; // file offset of the first page
 }
 
-// Newest buffered version of a page: its file offset, or ZERO when a shrink cut it off.
-const ZERO = -1;
+// Newest buffered version of a page: its file offset. Whether a shrink cut it off
+// since is decided when it is read (`shrinks`), not by marking every page above the
+// new size: a forged log shrinking from 2^32-1 pages to 0 must not loop 4 billion times.
 interface PageRef {
   txid: bigint;
   offset: number;
@@ -93,7 +97,6 @@ interface PageRef {
 
 const LOG_FILE = 'buffer.log';
 const TMP_FILE = 'buffer.log.tmp';
-const LOCK_FILE = 'LOCK';
 const openDirs = new Set<string>();
 
 export class WriteBuffer {
@@ -106,31 +109,36 @@ export class WriteBuffer {
   private storedUrl = ''; // the replica URL the log was written for
   private commitList: CommitEntry[] = [];
   private newest = new Map<number, PageRef>();
+  /** Commits that cut the database below a page (a shrink, or pages written above their own size), oldest first. */
+  private shrinks: { txid: bigint; commit: number }[] = [];
   private uploadList: UploadRecord[] = [];
   private unsyncedBytes = 0;
   private fencedBy: SecondWriterError | null = null;
   private syncError: Error | null = null;
   private closed = false;
+  private dirLock: DirLock | null = null;
   /** Set when open() found a buffer for another replica or page size and moved it aside. */
   readonly setAsideOnOpen: { dir: string; reason: string } | null = null;
 
   private constructor(dir: string, options: WriteBufferOptions) {
     this.dir = dir;
     const { log, ...rest } = options;
-    this.opts = { fsync: true, ...rest };
+    // Stored in the log, REASON.txt and messages: never with user info in it.
+    this.opts = { fsync: true, ...rest, replicaUrl: redactUrl(rest.replicaUrl) };
     this.log = (log ?? rootLog).child({ component: 'write-buffer' });
   }
 
   /** Open or create the buffer in `dir`; recovers the commits of a crashed process (a torn tail is cut off). */
   static open(dir: string, options: WriteBufferOptions): WriteBuffer {
     if (!Number.isInteger(options.maxBytes) || options.maxBytes <= 0) throw new TypeError(`write buffer: maxBytes ${options.maxBytes} must be a positive integer`);
-    mkdirSync(dir, { recursive: true });
+    const url = redactUrl(options.replicaUrl);
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const b = new WriteBuffer(dir, options);
     b.lock();
     try {
       b.load();
-      if (b.baseRec && (b.baseRec.pageSize !== options.pageSize || b.storedUrl !== options.replicaUrl)) {
-        const reason = `buffer belongs to ${b.storedUrl} (page size ${b.baseRec.pageSize}), opened for ${options.replicaUrl} (page size ${options.pageSize})`;
+      if (b.baseRec && (b.baseRec.pageSize !== options.pageSize || b.storedUrl !== url)) {
+        const reason = `buffer belongs to ${redactUrl(b.storedUrl)} (page size ${b.baseRec.pageSize}), opened for ${url} (page size ${options.pageSize})`;
         const where = b.setAside(reason);
         (b as { setAsideOnOpen: WriteBuffer['setAsideOnOpen'] }).setAsideOnOpen = { dir: where, reason };
       }
@@ -176,9 +184,13 @@ export class WriteBuffer {
   /** Newest buffered content of a page: a fresh copy the caller owns, zeros for a page a shrink cut off, undefined if not buffered. */
   page(pgno: number): Uint8Array | undefined {
     const ref = this.newest.get(pgno);
-    if (!ref) return undefined;
+    // The newest commit that cut the file below pgno: an older version (or the remote's) reads as zeros.
+    let cut: bigint | null = null;
+    for (let i = this.shrinks.length - 1; i >= 0 && cut === null; i--) if (this.shrinks[i].commit < pgno) cut = this.shrinks[i].txid;
     const out = new Uint8Array(this.opts.pageSize);
-    if (ref.offset !== ZERO) this.readAt(out, ref.offset);
+    if (cut !== null && (!ref || ref.txid <= cut)) return out;
+    if (!ref) return undefined;
+    this.readAt(out, ref.offset);
     return out;
   }
 
@@ -324,7 +336,7 @@ export class WriteBuffer {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     let where = join(this.dir, `conflict-${stamp}`);
     for (let n = 1; existsSync(where); n++) where = join(this.dir, `conflict-${stamp}-${n}`);
-    mkdirSync(where);
+    mkdirSync(where, { mode: PRIVATE_DIR_MODE });
     const u = this.unsynced();
     const summary = [
       `reason: ${reason}`,
@@ -334,7 +346,12 @@ export class WriteBuffer {
       `set aside: ${new Date().toISOString()}`,
       '',
     ].join('\n');
-    writeFileSync(join(where, 'REASON.txt'), summary);
+    const rfd = openPrivate(join(where, 'REASON.txt'), 'create');
+    try {
+      writeAll(rfd, Buffer.from(summary), 0);
+    } finally {
+      closeSync(rfd);
+    }
     if (this.fd !== null) {
       fsyncSync(this.fd);
       closeSync(this.fd);
@@ -368,7 +385,8 @@ export class WriteBuffer {
     this.closed = true;
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    rmSync(join(this.dir, LOCK_FILE), { force: true });
+    this.dirLock?.release();
+    this.dirLock = null;
     openDirs.delete(this.dir);
   }
 
@@ -378,17 +396,10 @@ export class WriteBuffer {
     if (this.closed) throw new Error(`write buffer ${this.dir} is closed`);
   }
 
-  /** One process per buffer directory: a LOCK file naming the pid (a dead owner's lock is taken over). */
+  /** One process per buffer directory (./dir-lock.ts; a dead owner's lock is taken over). */
   private lock(): void {
-    const path = join(this.dir, LOCK_FILE);
     if (openDirs.has(this.dir)) throw new Error(`write buffer ${this.dir} is already open in this process`);
-    if (existsSync(path)) {
-      const pid = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new Error(`write buffer ${this.dir} is in use by process ${pid}; only one writer may use a buffer (stop it, or remove ${path} if that process is not ours)`);
-      }
-    }
-    writeFileSync(path, `${process.pid}\n`);
+    this.dirLock = DirLock.acquire(this.dir);
     openDirs.add(this.dir);
   }
 
@@ -396,6 +407,7 @@ export class WriteBuffer {
     this.baseRec = null;
     this.commitList = [];
     this.newest = new Map();
+    this.shrinks = [];
     this.uploadList = [];
     this.unsyncedBytes = 0;
     this.size = 0;
@@ -407,7 +419,8 @@ export class WriteBuffer {
     const path = join(this.dir, LOG_FILE);
     rmSync(join(this.dir, TMP_FILE), { force: true }); // a rewrite that did not finish
     if (!existsSync(path)) return;
-    this.fd = openSync(path, 'r+');
+    this.fd = openPrivate(path, 'readWrite'); // never through a symlink
+    checkOwnFile(this.fd, path);
     const fileSize = fstatSync(this.fd).size;
     const head = new Uint8Array(FRAME_HEAD);
     const crc = new Uint8Array(FRAME_TAIL);
@@ -434,26 +447,16 @@ export class WriteBuffer {
         break;
       }
       const recLength = FRAME_HEAD + len + FRAME_TAIL;
-      if (tag === TAG_BASE) {
-        if (at !== 0) {
-          why = 'BASE record in the middle';
-          break;
-        }
-        const b = decodeBase(payload);
-        this.baseRec = { txid: b.txid, checksum: b.checksum, commit: b.commit, pageSize: b.pageSize, createdMs: b.createdMs };
-        this.storedUrl = b.replicaUrl;
-      } else if (!this.baseRec) {
-        why = 'no BASE record first';
+      let stop: string | null;
+      try {
+        stop = this.loadRecord(tag, payload, at, recLength);
+      } catch (err) {
+        // A CRC is no proof of origin: a record whose CRC checks but whose fields do not ends the log like a torn one.
+        stop = `malformed record (${(err as Error).message})`;
+      }
+      if (stop !== null) {
+        why = stop;
         break;
-      } else if (tag === TAG_COMMIT) {
-        const h = decodeCommitHead(payload, this.baseRec.pageSize);
-        if (h.txid !== this.lastTXID + 1n) {
-          why = `commit TXID ${h.txid} does not follow ${this.lastTXID}`;
-          break;
-        }
-        this.index({ ...h, pages: h.pgnos }, at, recLength);
-      } else {
-        this.uploadList.push(decodeUpload(payload));
       }
       at += recLength;
     }
@@ -473,6 +476,26 @@ export class WriteBuffer {
     }
   }
 
+  /** One CRC-valid record into the state; returns why reading stops there, or null. */
+  private loadRecord(tag: number, payload: Uint8Array, at: number, recLength: number): string | null {
+    if (tag === TAG_BASE) {
+      if (at !== 0) return 'BASE record in the middle';
+      const b = decodeBase(payload);
+      this.baseRec = { txid: b.txid, checksum: b.checksum, commit: b.commit, pageSize: b.pageSize, createdMs: b.createdMs };
+      this.storedUrl = b.replicaUrl;
+      return null;
+    }
+    if (!this.baseRec) return 'no BASE record first';
+    if (tag === TAG_COMMIT) {
+      const h = decodeCommitHead(payload, this.baseRec.pageSize);
+      if (h.txid !== this.lastTXID + 1n) return `commit TXID ${h.txid} does not follow ${this.lastTXID}`;
+      this.index({ ...h, pages: h.pgnos }, at, recLength);
+      return null;
+    }
+    this.uploadList.push(decodeUpload(payload));
+    return null;
+  }
+
   /** Add a commit (already in the log at `recOffset`) to the in-memory index. */
   private index(h: BufferedCommit, recOffset: number, recLength: number): void {
     const pages = h.pages;
@@ -482,15 +505,15 @@ export class WriteBuffer {
     this.unsyncedBytes += recLength;
     const ps = this.opts.pageSize;
     pages.forEach((pgno, k) => this.newest.set(pgno, { txid: h.txid, offset: dataOffset + k * ps }));
-    // A shrink: pages above the new size read as zeros if the file grows again.
-    if (h.commit < prevSize) for (let pgno = h.commit + 1; pgno <= prevSize; pgno++) this.newest.set(pgno, { txid: h.txid, offset: ZERO });
-    for (const pgno of pages) if (pgno > h.commit) this.newest.set(pgno, { txid: h.txid, offset: ZERO });
+    // A shrink: pages above the new size read as zeros if the file grows again (page()).
+    if (h.commit < prevSize || pages.some((pgno) => pgno > h.commit)) this.shrinks.push({ txid: h.txid, commit: h.commit });
   }
 
   /** Write base + records to a temp file, fsync, rename over the log, reload. */
   private rewrite(base: BufferBase & { createdMs: number }, records: Uint8Array[]): void {
     const tmp = join(this.dir, TMP_FILE);
-    const fd = openSync(tmp, 'w');
+    rmSync(tmp, { force: true });
+    const fd = openPrivate(tmp, 'create'); // 0600, and not onto whatever a symlink there names
     try {
       let at = 0;
       const head = encodeBase({ ...base, replicaUrl: this.opts.replicaUrl });
@@ -527,12 +550,3 @@ function writeAll(fd: number, data: Uint8Array, position: number): void {
   while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

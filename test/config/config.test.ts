@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseDuration, parseSize, DEFAULTS } from '../../src/config.js';
+import { loadConfig, parseDuration, parseSize, DEFAULTS, LIMITS, MAX_TIMER_MS, defaultDirs } from '../../src/config.js';
 
 const URL_ENV = { LITESTREAM_REPLICA_URL: 'file:///tmp/replica' };
 
@@ -56,6 +56,58 @@ describe('config', () => {
   it('turns hydration on with LITESTREAM_HYDRATION_ENABLED alone, to a default path', () => {
     const c = loadConfig({}, { ...URL_ENV, LITESTREAM_HYDRATION_ENABLED: 'true' });
     expect(c.hydrationPath).toMatch(/hydrated-[0-9a-f]{16}\.db$/); // one per replica URL
+  });
+
+  it('keeps default state per user on persistent storage: XDG state and cache directories, else under HOME; never the shared temp dir', () => {
+    const home = { ...URL_ENV, HOME: '/home/ann', LITESTREAM_HYDRATION_ENABLED: 'true' };
+    const c = loadConfig({}, home);
+    expect(c.bufferPath).toBe('/home/ann/.local/state/ltxvfs/buffer');
+    expect(c.hydrationPath).toMatch(/^\/home\/ann\/\.cache\/ltxvfs\/hydrated-[0-9a-f]{16}\.db$/);
+    const xdg = loadConfig({}, { ...home, XDG_STATE_HOME: '/srv/state', XDG_CACHE_HOME: '/srv/cache' });
+    expect(xdg.bufferPath).toBe('/srv/state/ltxvfs/buffer');
+    expect(xdg.hydrationPath!.startsWith('/srv/cache/ltxvfs/hydrated-')).toBe(true);
+    // A relative XDG path is ignored, as the XDG spec says.
+    expect(defaultDirs({ HOME: '/home/ann', XDG_STATE_HOME: 'rel' }).state).toBe('/home/ann/.local/state/ltxvfs');
+    for (const p of [c.bufferPath, c.hydrationPath!]) expect(p.startsWith('/tmp')).toBe(false);
+  });
+
+  it('refuses durations and sizes above their documented bounds, naming the variable; nothing reaches a timer above 2^31-1 ms', () => {
+    expect(() => loadConfig({}, { ...URL_ENV, LITESTREAM_POLL_INTERVAL: '600h' })).toThrow(/LITESTREAM_POLL_INTERVAL="600h" is too long: at most 24h/);
+    expect(() => loadConfig({}, { ...URL_ENV, LITESTREAM_SYNC_INTERVAL: '600h' })).toThrow(/LITESTREAM_SYNC_INTERVAL="600h" is too long: at most 1h/);
+    expect(() => loadConfig({ syncInterval: 2 ** 31 }, URL_ENV)).toThrow(/LITESTREAM_SYNC_INTERVAL=2147483648 is too long/);
+    expect(() => loadConfig({}, { ...URL_ENV, LITESTREAM_CACHE_SIZE: '65GiB' })).toThrow(/LITESTREAM_CACHE_SIZE="65GiB" is too large: at most 64GiB/);
+    expect(() => loadConfig({}, { ...URL_ENV, LITESTREAM_CACHE_SIZE: '1e30' })).toThrow(/LITESTREAM_CACHE_SIZE/);
+    // The bounds themselves are accepted.
+    const c = loadConfig({}, { ...URL_ENV, LITESTREAM_SYNC_INTERVAL: '1h', LITESTREAM_POLL_INTERVAL: '24h', LITESTREAM_CACHE_SIZE: '64GiB' });
+    expect([c.syncInterval, c.pollInterval, c.cacheSize]).toEqual([LIMITS.syncInterval, LIMITS.pollInterval, LIMITS.cacheSize]);
+    expect(Math.max(LIMITS.syncInterval, LIMITS.pollInterval)).toBeLessThanOrEqual(MAX_TIMER_MS);
+    // Without a bound of its own, a duration still fits a timer.
+    expect(parseDuration(MAX_TIMER_MS, 'X', 0)).toBe(MAX_TIMER_MS);
+    expect(() => parseDuration('597h', 'X', 0)).toThrow(/X="597h" is too long/);
+  });
+
+  it('refuses credentials in the replica URL (or its endpoint) without echoing them', () => {
+    const cases = [
+      's3://AKIAKEY:SECRETVALUE@bucket/db',
+      's3://AKIAKEY:SECRET/VALUE+x@bucket/db', // a secret with a slash: not even a URL any more
+      's3://AKIAKEY@bucket/db',
+      's3://bucket/db?endpoint=http://AKIAKEY:SECRETVALUE@127.0.0.1:9000',
+      's3://bucket/db?endpoint=http%3A%2F%2FAKIAKEY%3ASECRETVALUE%40127.0.0.1%3A9000',
+    ];
+    for (const url of cases) {
+      let err: Error | undefined;
+      try {
+        loadConfig({}, { LITESTREAM_REPLICA_URL: url });
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err, url).toBeInstanceOf(TypeError);
+      expect(err!.message).toMatch(/^LITESTREAM_REPLICA_URL/);
+      expect(err!.message).not.toMatch(/AKIAKEY|SECRETVALUE|VALUE\+x/);
+    }
+    expect(() => loadConfig({}, { ...URL_ENV, AWS_ENDPOINT_URL_S3: 'http://AKIAKEY:SECRETVALUE@127.0.0.1:9000' })).toThrow(/^AWS_ENDPOINT_URL_S3 has user info/);
+    // An @ in a path is not user info.
+    expect(loadConfig({}, { LITESTREAM_REPLICA_URL: 's3://bucket/team@example/db' }).replicaUrl).toBe('s3://bucket/team@example/db');
   });
 
   it('names the variable and what it accepts on bad values', () => {

@@ -8,6 +8,9 @@
 // - resetRate: TCP reset, half of them before forwarding, half after upstream answered
 //   (the request took effect, the client never hears of it);
 // - truncateRate: GET bodies cut at a random point (Content-Length kept, connection closed).
+// - ignoreIfNoneMatch: a PUT with `If-None-Match: *` that upstream refuses (412) is
+//   answered 200, as a server that ignores the header (older MinIO, some gateways)
+//   answers it; the object itself is not replaced.
 // Faults are drawn from a seeded PRNG, so a run's sequence of decisions is repeatable;
 // `injectNext` forces a fault on the next matching request. Requests are counted by operation.
 import http from 'node:http';
@@ -28,6 +31,7 @@ export interface FaultOptions {
   /** Random faults only for these operations (default: all). */
   ops: readonly S3Op[] | null;
   seed: number;
+  ignoreIfNoneMatch: boolean;
 }
 
 export interface FaultProxyStats {
@@ -41,7 +45,7 @@ export interface FaultProxyStats {
 
 const OPS: readonly S3Op[] = ['LIST', 'GET', 'GET_RANGE', 'HEAD', 'PUT', 'DELETE', 'OTHER'];
 const KINDS: readonly FaultKind[] = ['error503', 'resetBefore', 'resetAfter', 'truncate'];
-const DEFAULTS: FaultOptions = { latencyMs: 0, bandwidthBytesPerSec: 0, errorRate: 0, resetRate: 0, truncateRate: 0, ops: null, seed: 1 };
+const DEFAULTS: FaultOptions = { latencyMs: 0, bandwidthBytesPerSec: 0, errorRate: 0, resetRate: 0, truncateRate: 0, ops: null, seed: 1, ignoreIfNoneMatch: false };
 const PACE_CHUNK = 16 * 1024; // bytes written per pacing step: smooth at 1 MiB/s and up
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
 
@@ -195,6 +199,12 @@ export class FaultProxy {
       return this.reset(socket, fault);
     }
     await sleep(this.options.latencyMs);
+    if (this.options.ignoreIfNoneMatch && req.method === 'PUT' && req.headers['if-none-match'] !== undefined && up.statusCode === 412) {
+      up.resume();
+      res.writeHead(200, { etag: '"00000000000000000000000000000000"', 'content-length': 0 });
+      res.end();
+      return;
+    }
     const length = Number(up.headers['content-length'] ?? NaN);
     const cut = fault === 'truncate' && req.method === 'GET' && length > 0 ? Math.floor(this.random() * length) : -1;
     res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders.filter((_, i, a) => !HOP_BY_HOP.has(a[i - (i % 2)].toLowerCase())));
