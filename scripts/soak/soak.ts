@@ -18,6 +18,7 @@ import { Database } from '../../src/engine/index.js';
 import { open, type ReplicaDatabase } from '../../src/open.js';
 import { importDatabase, listReplica, restore } from '../../src/replica/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
+import { prng } from '../../test/support/prng.js';
 
 export interface SoakOptions {
   /** A label for the report (file, s3, ...). */
@@ -115,17 +116,6 @@ const CHECK_SQL = `SELECT ${META}, count(*) || '/' || sum(length(v)) || '/' || s
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -134,7 +124,7 @@ const mb = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
 
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const say = o.progress ?? (() => undefined);
-  const rand = mulberry(o.seed ?? 1);
+  const rand = prng(o.seed ?? 1);
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const cacheSize = o.cacheSize ?? '128KiB';
   const syncInterval = o.syncInterval ?? 1000;
