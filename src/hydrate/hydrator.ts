@@ -227,6 +227,22 @@ async function localChecksum(path: string, pageSize: number, commit: number): Pr
   }
 }
 
+/**
+ * The plan whose checksums link (a fenced writer's leftover would fail verification on
+ * every retry). Checking reads the files' trailers and headers: a file compacted away
+ * meanwhile means a fresh listing and plan, a few times at most.
+ */
+async function linkedPlan(store: ObjectStore, listing: LtxFileInfo[]): Promise<{ listing: LtxFileInfo[]; plan: RestorePlan }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { listing, plan: await planChecked(store, listing) };
+    } catch (err) {
+      if (!isStoreError(err, 'NOT_FOUND') || attempt >= 3) throw err;
+      listing = await listReplica(store);
+    }
+  }
+}
+
 /** Keep the old plan's files while they exist, continue from there; else a fresh plan. */
 function replan(url: string, oldFiles: readonly LtxFileInfo[], listing: readonly LtxFileInfo[], target?: bigint): RestorePlan {
   const have = new Set(listing.map((f) => `${f.key}|${f.size}`));
@@ -252,8 +268,9 @@ async function build(options: HydrateOptions, path: string, fetcher: Fetcher, pr
   const { tmp, journal: jpath } = hydrationTempPaths(path);
 
   let listing = options.plan ? null : await listReplica(store);
-  // The plan whose checksums link: a fenced writer's leftover would fail verification on every retry.
-  let plan = options.plan ?? (await planChecked(store, listing!));
+  let plan: RestorePlan;
+  if (options.plan) plan = options.plan;
+  else ({ listing, plan } = await linkedPlan(store, listing!));
   let journal: JournalState | null = existsSync(tmp) ? readJournal(jpath, url) : null;
   if (journal && journal.planTXID > plan.txid) {
     log.warn({ was: journal.planTXID.toString(), now: plan.txid.toString() }, 'hydrate: the replica is behind the interrupted hydration (replaced?); starting over');
