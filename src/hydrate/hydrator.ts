@@ -229,16 +229,18 @@ async function localChecksum(path: string, pageSize: number, commit: number): Pr
 
 /**
  * The plan whose checksums link (a fenced writer's leftover would fail verification on
- * every retry). Checking reads the files' trailers and headers: a file compacted away
- * meanwhile means a fresh listing and plan, a few times at most.
+ * every retry). Checking reads the files' trailers and headers: a failed read is tried
+ * again, and a file compacted away meanwhile means a fresh listing and plan, a few times.
  */
 async function linkedPlan(store: ObjectStore, listing: LtxFileInfo[]): Promise<{ listing: LtxFileInfo[]; plan: RestorePlan }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return { listing, plan: await planChecked(store, listing) };
     } catch (err) {
-      if (!isStoreError(err, 'NOT_FOUND') || attempt >= 3) throw err;
-      listing = await listReplica(store);
+      // The hydrator outlasts a flaky store: the store's own retries gave up on one small read.
+      if (!isStoreError(err) || attempt >= 5) throw err;
+      await new Promise((ok) => setTimeout(ok, 50 * attempt));
+      if (isStoreError(err, 'NOT_FOUND')) listing = await listReplica(store);
     }
   }
 }
