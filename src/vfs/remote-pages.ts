@@ -367,6 +367,7 @@ export class RemotePages {
     const n = readSync(local.fd, buf, 0, buf.length, offset);
     if (n !== buf.length) throw new VfsError(SQLITE_IOERR_READ, `read ${buf.length} bytes at ${offset} of the hydrated copy ${local.path}: got ${n}`);
     this.localReads += last - first + 1;
+    this.#untouched = false; // this transaction has read a version now: it may not change under it
     return true;
   }
 
