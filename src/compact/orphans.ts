@@ -12,7 +12,7 @@
 // decided (no file after F yet, or no checksums) are left alone; the compaction of
 // L1 stops before them (select.ts).
 import { HEADER_SIZE, TRAILER_SIZE, decodeHeader, hasChecksums } from '../ltx/index.js';
-import type { LtxFileInfo } from '../replica/index.js';
+import { trailerPostApply, type LtxFileInfo } from '../replica/index.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
@@ -83,8 +83,8 @@ export async function readChainSums(store: ObjectStore, files: readonly LtxFileI
       if (trailer) {
         const tail = await store.get(key, { range: { suffix: TRAILER_SIZE } });
         onRead(tail.length);
-        if (tail.length !== TRAILER_SIZE) return null;
-        post = new DataView(tail.buffer, tail.byteOffset, TRAILER_SIZE).getBigUint64(0); // postApplyChecksum, then fileChecksum
+        post = trailerPostApply(tail);
+        if (post === null) return null;
       }
       return [key, { pre: h.minTXID === 1n ? null : h.preApplyChecksum, post }];
     } catch (err) {

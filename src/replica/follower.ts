@@ -35,9 +35,9 @@ import { decodeHeader, formatTXID, hasChecksums, type LtxHeader, type PageIndexE
 import { log } from '../log.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { continueChain } from './chain.js';
-import { LinkError, ReplicaError } from './errors.js';
-import { planLinked } from './linked-plan.js';
-import { listLevel, listReplica, readLtxHeader, type LtxFileInfo } from './listing.js';
+import { ReplicaError } from './errors.js';
+import { planLinked, searchWithout } from './linked-plan.js';
+import { listLevel, listReplica, readLtxHeader, readPostApplyChecksum, type LtxFileInfo } from './listing.js';
 import { checkLink, fetchFileIndex, postChecksumOf, TAIL_BYTES, type PageIndex } from './page-index.js';
 import type { RestorePlan } from './plan.js';
 import { mapLimit } from './pool.js';
@@ -255,9 +255,7 @@ export class ReplicaFollower {
   /** Does `f` leave our database checksum? One 16-byte read; true when either side carries none. */
   private async holdsOurState(f: LtxFileInfo): Promise<boolean> {
     if (this.checksum === null) return true;
-    const trailer = await this.store.get(f.key, { range: { suffix: 16 } });
-    if (trailer.length !== 16) return false;
-    const post = new DataView(trailer.buffer, trailer.byteOffset, 16).getBigUint64(0);
+    const post = await readPostApplyChecksum(this.store, f.key);
     return post === 0n || post === this.checksum;
   }
 
@@ -269,38 +267,33 @@ export class ReplicaFollower {
   private async linkedChain(known: readonly LtxFileInfo[], pos: bigint, first: LtxFileInfo[]): Promise<FollowedFile[] | null> {
     const target = reachOf(first, pos);
     const cache = new Map<string, Promise<FollowedFile>>();
-    const queue: Set<string>[] = [new Set()];
-    const tried = new Set<string>();
-    let chain = first;
-    for (let attempts = 0; queue.length > 0 && attempts < MAX_CHAINS; ) {
-      const excluded = queue.shift()!;
-      const id = [...excluded].sort().join('\n');
-      if (tried.has(id)) continue;
-      tried.add(id);
-      attempts++;
-      if (attempts > 1) {
-        const c = continueChain(known.filter((f) => !excluded.has(f.key)), pos);
-        if (c.txid < target) continue;
-        chain = c.files;
-      }
-      const files = await this.fetch(chain, cache);
-      try {
+    let fetched: FollowedFile[] = [];
+    const found = await searchWithout(
+      MAX_CHAINS,
+      async (excluded, n) => {
+        let chain = first;
+        if (n > 1) {
+          const c = continueChain(known.filter((f) => !excluded.has(f.key)), pos);
+          if (c.txid < target) return null;
+          chain = c.files;
+        }
+        fetched = await this.fetch(chain, cache);
         let prev = { key: this.anchor?.key ?? `the state at TXID ${pos}`, checksum: this.checksum, txid: pos };
-        for (const f of files) {
+        for (const f of fetched) {
           checkLink(prev.key, prev.checksum, prev.txid, f.info.key, f.header);
           prev = { key: f.info.key, checksum: postChecksumOf(f.header, f.postApplyChecksum), txid: f.info.maxTXID };
         }
-        return files;
-      } catch (err) {
-        if (!(err instanceof LinkError)) throw err;
+        return { value: fetched };
+      },
+      (err) => {
         log.warn({ url: this.store.url, prev: err.prevKey, next: err.nextKey }, `follower: refused a chain: ${err.message}`);
         // Our own state is not a file to drop: only the next one then.
-        if (files.some((f) => f.info.key === err.prevKey)) queue.push(new Set([...excluded, err.prevKey]));
-        queue.push(new Set([...excluded, err.nextKey]));
-      }
-    }
-    return null;
+        return fetched.some((f) => f.info.key === err.prevKey) ? [err.prevKey, err.nextKey] : [err.nextKey];
+      },
+    );
+    return found?.value ?? null;
   }
+
 
   // Headers and page indexes of the chain's files, in parallel; each header checked against its name and the page size.
   private async fetch(chain: LtxFileInfo[], cache: Map<string, Promise<FollowedFile>>): Promise<FollowedFile[]> {

@@ -1,7 +1,7 @@
 // Public surface of the replica layer (Litestream v0.5 layout, plans, page index, restore, import).
 export { LinkError, ReplicaError, isReplicaError, type ReplicaErrorCode } from './errors.js';
 export { LEVELS, SNAPSHOT_LEVEL, layoutFor, type ReplicaLayout } from './layout.js';
-export { listLevel, listReplica, readLtxHeader, fileTimestamp, formatLitestreamTimestamp, type LtxFileInfo, type ListLevelOptions } from './listing.js';
+export { listLevel, listReplica, readLtxHeader, readPostApplyChecksum, trailerPostApply, fileTimestamp, formatLitestreamTimestamp, type LtxFileInfo, type ListLevelOptions } from './listing.js';
 export { choosePlan, planRestore, txidAtTime, type RestorePlan, type RestoreTarget } from './plan.js';
 export { planChecked, planLinked, planRestoreChecked, planRestoreLinked, type LinkedPlan, type LinkedPlanOptions } from './linked-plan.js';
 export { buildPageIndex, checkLink, fetchFileIndex, PageIndex, TAIL_BYTES, type PageIndexData, type ReplicaPageIndex, type PageLocation } from './page-index.js';

@@ -8,7 +8,7 @@
 import type { ObjectStore } from '../storage/object-store.js';
 import { LinkError, isReplicaError } from './errors.js';
 import type { LtxHeader } from '../ltx/index.js';
-import { listReplica, readLtxHeader, type LtxFileInfo } from './listing.js';
+import { listReplica, readLtxHeader, readPostApplyChecksum, type LtxFileInfo } from './listing.js';
 import { buildPageIndex, checkLink, type PageIndex, type TailCache } from './page-index.js';
 import { choosePlan, txidAtTime, type RestorePlan, type RestoreTarget } from './plan.js';
 
@@ -57,10 +57,7 @@ export async function planChecked(store: ObjectStore, files: readonly LtxFileInf
     const pairs = plan.files.slice(1).map(async (f, i) => {
       const prev = plan.files[i];
       const [post, header] = await Promise.all([
-        once(trailers, prev.key, async () => {
-          const t = await store.get(prev.key, { range: { suffix: 16 } });
-          return t.length === 16 ? new DataView(t.buffer, t.byteOffset, 16).getBigUint64(0) : 0n;
-        }),
+        once(trailers, prev.key, async () => (await readPostApplyChecksum(store, prev.key)) ?? 0n),
         once(headers, f.key, () => readLtxHeader(store, f.key)),
       ]);
       checkLink(prev.key, post === 0n ? null : post, prev.maxTXID, f.key, header);
@@ -71,35 +68,60 @@ export async function planChecked(store: ObjectStore, files: readonly LtxFileInf
 }
 
 async function firstLinked<T>(store: ObjectStore, files: readonly LtxFileInfo[], targetTXID: bigint | undefined, options: LinkedPlanOptions, check: (plan: RestorePlan) => Promise<T>): Promise<T> {
-  const queue: Set<string>[] = [new Set()];
-  const tried = new Set<string>();
   let firstLinkError: LinkError | null = null;
   let firstError: unknown = null;
-  for (let attempts = 0; queue.length > 0 && attempts < MAX_PLANS; ) {
+  const found = await searchWithout(
+    MAX_PLANS,
+    async (excluded, n) => {
+      let plan: RestorePlan;
+      try {
+        plan = choosePlan(store.url, excluded.size === 0 ? files : files.filter((f) => !excluded.has(f.key)), targetTXID);
+      } catch (err) {
+        if (!isReplicaError(err)) throw err;
+        firstError ??= err;
+        return null;
+      }
+      if (n === 1) options.onPlan?.(plan.files[0]);
+      return { value: await check(plan) };
+    },
+    (err) => {
+      firstLinkError ??= err;
+      options.onRefused?.(err);
+      return [err.prevKey, err.nextKey];
+    },
+  );
+  if (found !== null) return found.value;
+  throw firstLinkError ?? firstError ?? new LinkError('', '', `replica ${store.url}: no plan whose files link`);
+}
+
+/**
+ * Breadth first over sets of excluded file keys: none first; after an attempt throws a
+ * LinkError, the sets that also leave out each key `onLinkError` names (the files of the
+ * broken link). Each set is tried once, `max` sets at most. An attempt returns null when
+ * its set leaves nothing to try. The plan and the follower's chain search alike.
+ */
+export async function searchWithout<T>(
+  max: number,
+  attempt: (excluded: ReadonlySet<string>, n: number) => Promise<{ value: T } | null>,
+  onLinkError: (err: LinkError) => readonly string[],
+): Promise<{ value: T } | null> {
+  const queue: ReadonlySet<string>[] = [new Set()];
+  const tried = new Set<string>();
+  for (let n = 0; queue.length > 0 && n < max; ) {
     const excluded = queue.shift()!;
     const id = [...excluded].sort().join('\n');
     if (tried.has(id)) continue;
     tried.add(id);
-    attempts++;
-    let plan: RestorePlan;
+    n++;
     try {
-      plan = choosePlan(store.url, excluded.size === 0 ? files : files.filter((f) => !excluded.has(f.key)), targetTXID);
-    } catch (err) {
-      if (!isReplicaError(err)) throw err;
-      firstError ??= err;
-      continue;
-    }
-    if (attempts === 1) options.onPlan?.(plan.files[0]);
-    try {
-      return await check(plan);
+      const found = await attempt(excluded, n);
+      if (found !== null) return found;
     } catch (err) {
       if (!(err instanceof LinkError)) throw err;
-      firstLinkError ??= err;
-      options.onRefused?.(err);
-      queue.push(new Set([...excluded, err.prevKey]), new Set([...excluded, err.nextKey]));
+      for (const key of onLinkError(err)) queue.push(new Set([...excluded, key]));
     }
   }
-  throw firstLinkError ?? firstError ?? new LinkError('', '', `replica ${store.url}: no plan whose files link`);
+  return null;
 }
 
 /** List the replica and make the linked plan for `target` (a TXID, a time, or the latest). */

@@ -1,7 +1,7 @@
 // Listing a replica's LTX files level by level, and reading a file's timestamp.
 // Keys that are not `<min>-<max>.ltx` directly under a level's prefix are ignored
 // (Litestream ignores them too), so stray objects never break a plan.
-import { HEADER_SIZE, decodeHeader, formatTXID, parseLtxFilename, type LtxHeader } from '../ltx/index.js';
+import { HEADER_SIZE, TRAILER_SIZE, decodeHeader, formatTXID, parseLtxFilename, type LtxHeader } from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { LEVELS, layoutFor } from './layout.js';
 
@@ -47,6 +47,16 @@ export async function listReplica(store: ObjectStore, levels: readonly number[] 
 /** Fetch and decode a file's 100-byte header with one range request. */
 export async function readLtxHeader(store: ObjectStore, key: string): Promise<LtxHeader> {
   return decodeHeader(await store.get(key, { range: { offset: 0, length: HEADER_SIZE } }));
+}
+
+/** The post-apply checksum in a file's trailer, its last 16 bytes (0: the file carries none); null when `bytes` is no whole trailer. */
+export function trailerPostApply(bytes: Uint8Array): bigint | null {
+  return bytes.length === TRAILER_SIZE ? new DataView(bytes.buffer, bytes.byteOffset, TRAILER_SIZE).getBigUint64(0) : null;
+}
+
+/** Fetch a file's trailer with one 16-byte range request: its post-apply checksum, as `trailerPostApply`. */
+export async function readPostApplyChecksum(store: ObjectStore, key: string): Promise<bigint | null> {
+  return trailerPostApply(await store.get(key, { range: { suffix: TRAILER_SIZE } }));
 }
 
 /**

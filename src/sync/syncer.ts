@@ -31,9 +31,9 @@
 // leaving overlapping files behind.
 import type { Logger } from 'pino';
 import type { SyncStore } from '../io/sync-store.js';
-import { HEADER_SIZE, decodeHeader, formatTXID, hasChecksums, hex64, parseLtxFilename, type EncodedLtx } from '../ltx/index.js';
+import { HEADER_SIZE, TRAILER_SIZE, decodeHeader, formatTXID, hasChecksums, hex64, parseLtxFilename, type EncodedLtx } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
-import { LEVELS, formatLitestreamTimestamp, layoutFor, listLevel, listReplica, type LtxFileInfo } from '../replica/index.js';
+import { LEVELS, formatLitestreamTimestamp, layoutFor, listLevel, listReplica, trailerPostApply, type LtxFileInfo } from '../replica/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
 import { encodeBatch } from './batch-ltx.js';
@@ -379,7 +379,7 @@ export class Syncer {
       case 'tail':
         return this.store.get(step.key, { range: { suffix: 8 } });
       case 'trailer':
-        return this.store.get(step.key, { range: { suffix: 16 } });
+        return this.store.get(step.key, { range: { suffix: TRAILER_SIZE } });
       case 'header':
         return this.store.get(step.key, { range: { offset: 0, length: HEADER_SIZE } });
       case 'list':
@@ -398,7 +398,7 @@ export class Syncer {
       case 'tail':
         return sync.getSync(step.key, { suffix: 8 });
       case 'trailer':
-        return sync.getSync(step.key, { suffix: 16 });
+        return sync.getSync(step.key, { suffix: TRAILER_SIZE });
       case 'header':
         return sync.getSync(step.key, { offset: 0, length: HEADER_SIZE });
       case 'list':
@@ -457,8 +457,7 @@ export class Syncer {
     if (f.level === 0 || f.maxTXID !== p.maxTXID || f.minTXID > p.minTXID) return false;
     if (p.post === null) return true; // no checksum to tell by; a rival ending exactly here too is all but impossible
     try {
-      const t = (yield { kind: 'trailer', key: f.key }) as Uint8Array;
-      return t.length === 16 && new DataView(t.buffer, t.byteOffset, 16).getBigUint64(0) === p.post;
+      return trailerPostApply((yield { kind: 'trailer', key: f.key }) as Uint8Array) === p.post;
     } catch {
       return false;
     }
