@@ -6,7 +6,6 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Database } from '../src/engine/index.js';
-import { encodeLtx, HEADER_FLAG_NO_CHECKSUM, lockPage } from '../src/ltx/index.js';
 import { open } from '../src/open.js';
 import { layoutFor } from '../src/replica/index.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
@@ -19,18 +18,8 @@ const PAGE = 4096;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (txid: number) => T0 + txid * 60_000; // TXID k was written at 00:0k:00
 
-/** The pages that differ between two images, as one file covering TXIDs min..max. */
-function rangeLtx(prev: Uint8Array, next: Uint8Array, min: bigint, max: bigint) {
-  const commit = next.length / PAGE;
-  const pages = [];
-  for (let pgno = 1; pgno <= commit; pgno++) {
-    if (pgno === lockPage(PAGE)) continue;
-    const a = prev.subarray((pgno - 1) * PAGE, pgno * PAGE);
-    const b = next.subarray((pgno - 1) * PAGE, pgno * PAGE);
-    if (a.length !== PAGE || Buffer.compare(a, b) !== 0) pages.push({ pgno, data: b });
-  }
-  return encodeLtx({ pageSize: PAGE, commit, minTXID: min, maxTXID: max, timestamp: BigInt(at(Number(max))), flags: HEADER_FLAG_NO_CHECKSUM }, pages);
-}
+/** The pages that differ between two images, as one file covering TXIDs min..max (NoChecksum, as Litestream writes). */
+const rangeLtx = (prev: Uint8Array, next: Uint8Array, min: bigint, max: bigint) => diffLtx(prev, next, PAGE, max, { minTXID: min, checksums: false, timestamp: at(Number(max)) });
 
 /** What a plain local copy of an image answers. */
 function rowsOf(image: Uint8Array): unknown[] {

@@ -85,8 +85,8 @@ export function fillTo(db: Database, bytes: number): void {
   db.exec('COMMIT');
 }
 
-/** An incremental LTX file holding the pages that differ between two database images. */
-export function diffLtx(prev: Uint8Array, next: Uint8Array, pageSize: number, txid: bigint, options: { checksums?: boolean; timestamp?: number } = {}): EncodedLtx {
+/** An incremental LTX file holding the pages that differ between two database images: TXID `txid`, or `minTXID`..`txid` as one step. */
+export function diffLtx(prev: Uint8Array, next: Uint8Array, pageSize: number, txid: bigint, options: { checksums?: boolean; timestamp?: number; minTXID?: bigint } = {}): EncodedLtx {
   const checksums = options.checksums ?? true;
   const commit = next.length / pageSize;
   const lock = lockPage(pageSize);
@@ -101,7 +101,7 @@ export function diffLtx(prev: Uint8Array, next: Uint8Array, pageSize: number, tx
     {
       pageSize,
       commit,
-      minTXID: txid,
+      minTXID: options.minTXID ?? txid,
       maxTXID: txid,
       timestamp: BigInt(options.timestamp ?? 0),
       flags: checksums ? 0 : HEADER_FLAG_NO_CHECKSUM,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseChecksum, encodeLtx, lockPage } from '../../src/ltx/index.js';
+import { databaseChecksum } from '../../src/ltx/index.js';
 import { buildPageIndex, choosePlan, LinkError, listReplica, planLinked, planRestoreLinked, restore, ReplicaFollower, type LtxFileInfo } from '../../src/replica/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { diffLtx, history, makeStore, putLtx, removeTempDirs, snapshotLtx, tempDir, type StoreKind } from './helpers.js';
@@ -16,19 +16,7 @@ const PAGE = 4096;
 afterAll(removeTempDirs);
 
 /** One file covering TXIDs min..max: the pages that differ from `prev` to `next`, with both checksums. */
-function rangeLtx(prev: Uint8Array, next: Uint8Array, min: bigint, max: bigint) {
-  const commit = next.length / PAGE;
-  const pages = [];
-  for (let pgno = 1; pgno <= commit; pgno++) {
-    if (pgno === lockPage(PAGE)) continue;
-    const a = prev.subarray((pgno - 1) * PAGE, pgno * PAGE);
-    const b = next.subarray((pgno - 1) * PAGE, pgno * PAGE);
-    if (a.length !== PAGE || Buffer.compare(a, b) !== 0) pages.push({ pgno, data: b });
-  }
-  return encodeLtx({ pageSize: PAGE, commit, minTXID: min, maxTXID: max, timestamp: 0n, flags: 0, preApplyChecksum: databaseChecksum(prev, PAGE) }, pages, {
-    postApplyChecksum: databaseChecksum(next, PAGE),
-  });
-}
+const rangeLtx = (prev: Uint8Array, next: Uint8Array, min: bigint, max: bigint) => diffLtx(prev, next, PAGE, max, { minTXID: min });
 
 let images: Uint8Array[]; // images[k] is the state at TXID k + 1
 let foreign: Uint8Array; // A's state at TXID 6: never committed by the winner
