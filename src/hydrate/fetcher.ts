@@ -91,7 +91,7 @@ export class Fetcher {
     if (!this.store.getStream) {
       const bytes = await this.store.get(key, { range });
       stats.bytes += bytes.length;
-      return { length: bytes.length, body: once(bytes) };
+      return { length: bytes.length, metadata: {}, body: once(bytes) };
     }
     const s = await this.store.getStream(key, { range });
     async function* counted(): AsyncGenerator<Uint8Array> {
@@ -100,7 +100,7 @@ export class Fetcher {
         yield chunk;
       }
     }
-    return { length: s.length, body: counted() };
+    return { length: s.length, metadata: s.metadata, body: counted() };
   }
 
   /**

@@ -154,6 +154,7 @@ function failingStore(err: unknown): ObjectStore {
     listPage: fail,
     list: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),
     get: fail,
+    getWithMetadata: fail,
     head: fail,
     put: fail,
     putIfAbsent: fail,

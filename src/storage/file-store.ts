@@ -3,18 +3,24 @@
 // (same file system), are fsynced, then renamed into place (put) or hard-linked into place
 // (putIfAbsent: link() fails with EEXIST if the key exists, so of N concurrent creators
 // exactly one wins), so a reader never sees a partial file.
-// Metadata is not kept, except `litestream-timestamp`, which becomes the file's mtime
-// (as Litestream's own file replica does) and so comes back as `lastModified`.
+// `litestream-timestamp` becomes the file's mtime (as Litestream's own file replica does)
+// and so comes back as `lastModified`. Other metadata is kept in a sidecar under
+// `<dir>/.ltxvfs-meta/`, named by the key and the file's inode: the sidecar is written
+// before the file is renamed or linked into place, so a reader never sees the file
+// without it, and a losing putIfAbsent cannot overwrite the winner's. Litestream never
+// looks there.
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compareKeys, listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
+import { compareKeys, listAll, type ByteRange, type ObjectBytes, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
 import { StatsCounter, type StoreStats } from './stats.js';
 import { StoreError, type StoreOp } from './store-error.js';
 
 const TMP_DIR = '.ltxvfs-tmp'; // reserved: never listed, not a valid first key segment
+const META_DIR = '.ltxvfs-meta'; // reserved likewise: metadata sidecars
+const KEPT_IN_MTIME = 'litestream-timestamp';
 const MAX_KEYS = 1000; // page size, as S3
 const STREAM_CHUNK = 256 << 10; // getStream's read size
 
@@ -46,11 +52,16 @@ export class FileStore implements ObjectStore {
   }
 
   async get(key: string, options: { range?: ByteRange } = {}): Promise<Uint8Array> {
+    return (await this.getWithMetadata(key, options)).bytes;
+  }
+
+  async getWithMetadata(key: string, options: { range?: ByteRange } = {}): Promise<ObjectBytes> {
     const path = this.path(key);
     return this.run('get', key, async () => {
       const file = await open(path, 'r');
       try {
-        const { start, end } = span(key, (await file.stat()).size, options.range);
+        const st = await file.stat();
+        const { start, end } = span(key, st.size, options.range);
         const bytes = new Uint8Array(end - start);
         for (let done = 0; done < bytes.length; ) {
           const { bytesRead } = await file.read(bytes, done, bytes.length - done, start + done);
@@ -58,7 +69,7 @@ export class FileStore implements ObjectStore {
           done += bytesRead;
         }
         this.counters.add('get', 'bytes', bytes.length);
-        return bytes;
+        return { bytes, metadata: await this.readMeta(key, st.ino) };
       } finally {
         await file.close();
       }
@@ -68,11 +79,12 @@ export class FileStore implements ObjectStore {
   async getStream(key: string, options: { range?: ByteRange } = {}): Promise<ObjectStream> {
     const path = this.path(key);
     const { range } = options;
-    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { length: 0, body: noChunks() };
-    const { file, start, end } = await this.run('get', key, async () => {
+    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { length: 0, metadata: {}, body: noChunks() };
+    const { file, start, end, metadata } = await this.run('get', key, async () => {
       const file = await open(path, 'r');
       try {
-        return { file, ...span(key, (await file.stat()).size, options.range) };
+        const st = await file.stat();
+        return { file, metadata: await this.readMeta(key, st.ino), ...span(key, st.size, options.range) };
       } catch (err) {
         await file.close();
         throw err;
@@ -99,7 +111,7 @@ export class FileStore implements ObjectStore {
         await file.close();
       }
     }
-    return { length: end - start, body: chunks() };
+    return { length: end - start, metadata, body: chunks() };
   }
 
   async head(key: string): Promise<ObjectHead | null> {
@@ -112,7 +124,7 @@ export class FileStore implements ObjectStore {
       if (st === null || !st.isFile()) return null;
       // No content hash kept: inode, size and mtime change whenever the file is replaced.
       const etag = `${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.mtimeMs).toString(16)}`;
-      return { size: st.size, etag, lastModified: st.mtime, metadata: {} };
+      return { size: st.size, etag, lastModified: st.mtime, metadata: await this.readMeta(key, st.ino) };
     });
   }
 
@@ -131,6 +143,7 @@ export class FileStore implements ObjectStore {
         await unlink(path).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err;
         });
+        await this.dropMeta(key);
       });
     }
   }
@@ -151,19 +164,26 @@ export class FileStore implements ObjectStore {
       const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}.tmp`);
       try {
         const size = await writeDurably(tmp, body);
-        const stamp = options.metadata?.['litestream-timestamp'];
+        const stamp = options.metadata?.[KEPT_IN_MTIME];
         const time = stamp === undefined ? NaN : Date.parse(stamp);
         if (!Number.isNaN(time)) await utimes(tmp, new Date(time), new Date(time));
+        const ino = (await stat(tmp)).ino;
+        const kept = Object.entries(options.metadata ?? {}).filter(([k]) => k !== KEPT_IN_MTIME);
+        if (kept.length > 0) await this.writeMeta(key, ino, Object.fromEntries(kept.map(([k, v]) => [k.toLowerCase(), v])));
         await mkdir(dirname(path), { recursive: true });
         if (ifAbsent) {
           await link(tmp, path).catch((err: NodeJS.ErrnoException) => {
-            if (err.code === 'EEXIST') throw new StoreError('PRECONDITION_FAILED', 'put', key, `already exists in ${this.url}`);
+            if (err.code === 'EEXIST') {
+              if (kept.length > 0) void unlink(this.metaPath(key, ino)).catch(() => undefined); // ours, not the winner's
+              throw new StoreError('PRECONDITION_FAILED', 'put', key, `already exists in ${this.url}`);
+            }
             throw err;
           });
         } else {
           await rename(tmp, path);
         }
         await syncDir(dirname(path));
+        if (!ifAbsent) await this.dropMeta(key, ino); // the replaced file's sidecar
         this.counters.add('put', 'bytes', size);
       } finally {
         await unlink(tmp).catch(() => undefined); // after link() it is a second name; after rename() gone
@@ -182,7 +202,7 @@ export class FileStore implements ObjectStore {
     }
     // A directory `a` holds the keys `a/...`, so it sorts as `a/` among its siblings.
     const items = entries
-      .filter((e) => !(relDir === '' && e.name === TMP_DIR))
+      .filter((e) => !(relDir === '' && (e.name === TMP_DIR || e.name === META_DIR)))
       .map((e) => ({ key: relDir + e.name + (e.isDirectory() ? '/' : ''), isDir: e.isDirectory(), isFile: e.isFile() }))
       .sort((a, b) => compareKeys(a.key, b.key));
     for (const item of items) {
@@ -199,10 +219,46 @@ export class FileStore implements ObjectStore {
 
   private path(key: string): string {
     const parts = key.split('/');
-    if (key === '' || key.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..') || parts[0] === TMP_DIR) {
-      throw new TypeError(`FileStore: invalid key ${JSON.stringify(key)} (needs non-empty segments, no . or .., not under ${TMP_DIR}/)`);
+    if (key === '' || key.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..') || parts[0] === TMP_DIR || parts[0] === META_DIR) {
+      throw new TypeError(`FileStore: invalid key ${JSON.stringify(key)} (needs non-empty segments, no . or .., not under ${TMP_DIR}/ or ${META_DIR}/)`);
     }
     return join(this.dir, ...parts);
+  }
+
+  /** Sidecar of the file `key` with inode `ino`: `.ltxvfs-meta/<key>#<ino>`. */
+  private metaPath(key: string, ino: number | bigint): string {
+    return join(this.dir, META_DIR, ...key.split('/')) + `#${ino.toString(16)}`;
+  }
+
+  private async readMeta(key: string, ino: number): Promise<Record<string, string>> {
+    try {
+      const parsed: unknown = JSON.parse(await readFile(this.metaPath(key, ino), 'utf8'));
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+      return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      if (err instanceof SyntaxError) return {}; // a torn sidecar: as if none
+      throw err;
+    }
+  }
+
+  private async writeMeta(key: string, ino: number, metadata: Record<string, string>): Promise<void> {
+    const path = this.metaPath(key, ino);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(metadata), { flush: true });
+    await rename(tmp, path);
+  }
+
+  /** Remove the sidecars of `key`, except the one of inode `keep`. */
+  private async dropMeta(key: string, keep?: number): Promise<void> {
+    const base = this.metaPath(key, 0).replace(/#0$/, '#');
+    const names = await readdir(dirname(base)).catch(() => [] as string[]);
+    const prefix = base.slice(dirname(base).length + 1);
+    for (const name of names) {
+      if (!name.startsWith(prefix) || (keep !== undefined && name === prefix + keep.toString(16))) continue;
+      await unlink(join(dirname(base), name)).catch(() => undefined);
+    }
   }
 
   private async run<T>(op: StoreOp, key: string, fn: () => Promise<T>): Promise<T> {

@@ -52,7 +52,16 @@ export interface PutOptions {
 export interface ObjectStream {
   /** Bytes the body holds (a range clipped at the end of the object). */
   readonly length: number;
+  /** The object's user metadata, from the same response (keys lower-case, without `x-amz-meta-`). */
+  readonly metadata: Record<string, string>;
   readonly body: AsyncIterable<Uint8Array>;
+}
+
+/** Bytes read with the object's user metadata, from one response. */
+export interface ObjectBytes {
+  bytes: Uint8Array;
+  /** Keys lower-case, without `x-amz-meta-`. */
+  metadata: Record<string, string>;
 }
 
 export interface ObjectStore {
@@ -64,6 +73,8 @@ export interface ObjectStore {
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** The object's bytes (or a range of them); `NOT_FOUND`, `RANGE_NOT_SATISFIABLE`. */
   get(key: string, options?: { range?: ByteRange }): Promise<Uint8Array>;
+  /** `get`, with the object's user metadata from the same response (no extra request). */
+  getWithMetadata(key: string, options?: { range?: ByteRange }): Promise<ObjectBytes>;
   /**
    * The object's bytes (or a range) as a stream; errors as `get`. Optional (callers
    * fall back to `get`), and never retried by the store: a caller that loses a stream

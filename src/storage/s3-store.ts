@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { GetObjectCommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import PQueue from 'p-queue';
-import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
+import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectBytes, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
 import { DEFAULT_RETRY_POLICY, TransientError, httpStatusOf, isThrottling, withRetry, type RetryPolicy } from './retry.js';
 import { StatsCounter, type StoreStats } from './stats.js';
 import { StoreError, type StoreOp } from './store-error.js';
@@ -142,8 +142,12 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string, options: { range?: ByteRange } = {}): Promise<Uint8Array> {
+    return (await this.getWithMetadata(key, options)).bytes;
+  }
+
+  async getWithMetadata(key: string, options: { range?: ByteRange } = {}): Promise<ObjectBytes> {
     const { range } = options;
-    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return new Uint8Array(0);
+    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { bytes: new Uint8Array(0), metadata: {} };
     return this.run('get', key, async (signal) => {
       const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: rangeHeader(range) }), { abortSignal: signal });
       const body = res.Body as Readable | undefined;
@@ -159,13 +163,13 @@ export class S3Store implements ObjectStore {
       }
       if (range !== undefined && res.ContentRange === undefined) bytes = sliceLocally(bytes, range); // server ignored Range
       this.counters.add('get', 'bytes', bytes.length);
-      return bytes;
+      return { bytes, metadata: res.Metadata ?? {} };
     });
   }
 
   async getStream(key: string, options: { range?: ByteRange } = {}): Promise<ObjectStream> {
     const { range } = options;
-    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { length: 0, body: noChunks() };
+    if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { length: 0, metadata: {}, body: noChunks() };
     // The queue slot is held until the body is read or dropped, so streams count
     // against `concurrency` like any other request.
     return new Promise<ObjectStream>((resolve, reject) => {
@@ -264,7 +268,7 @@ export class S3Store implements ObjectStore {
         release();
       }
     }
-    return { length, body: chunks() };
+    return { length, metadata: res.Metadata ?? {}, body: chunks() };
   }
 
   async head(key: string): Promise<ObjectHead | null> {

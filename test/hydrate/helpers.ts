@@ -59,6 +59,7 @@ export function bindAll(store: ObjectStore): ObjectStore {
     listPage: store.listPage.bind(store),
     list: store.list.bind(store),
     get: store.get.bind(store),
+    getWithMetadata: store.getWithMetadata.bind(store),
     head: store.head.bind(store),
     put: store.put.bind(store),
     putIfAbsent: store.putIfAbsent.bind(store),

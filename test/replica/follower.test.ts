@@ -32,6 +32,7 @@ function recording(inner: ObjectStore): ObjectStore & { lists: { prefix: string;
       return inner.list(prefix, o);
     },
     get: (k, o) => inner.get(k, o),
+    getWithMetadata: (k, o) => inner.getWithMetadata(k, o),
     head: (k) => inner.head(k),
     put: (k, b, o) => inner.put(k, b, o),
     putIfAbsent: (k, b, o) => inner.putIfAbsent(k, b, o),

@@ -98,6 +98,33 @@ export function describeObjectStore(name: string, open: () => Promise<ObjectStor
       expect(second?.etag).not.toBe(first?.etag);
     });
 
+    it('user metadata comes back with the bytes of a GET, a ranged GET, a stream and a HEAD; a replacement drops it; a losing putIfAbsent keeps the winner\'s', async () => {
+      const meta = { 'ltxvfs-pre-apply': '8000000000000001', 'ltxvfs-post-apply': 'fedcba9876543210' };
+      await store.put('m/one', pattern(300, 3), { metadata: meta });
+      const whole = await store.getWithMetadata('m/one');
+      expect(same(whole.bytes, pattern(300, 3))).toBe(true);
+      expect(whole.metadata).toMatchObject(meta);
+      const tail = await store.getWithMetadata('m/one', { range: { suffix: 16 } });
+      expect(tail.bytes.length).toBe(16);
+      expect(tail.metadata).toMatchObject(meta);
+      if (store.getStream) {
+        const s = await store.getStream('m/one', { range: { offset: 10, length: 20 } });
+        for await (const _ of s.body) void _;
+        expect(s.metadata).toMatchObject(meta);
+      }
+      expect((await store.head('m/one'))?.metadata).toMatchObject(meta);
+      await expectStoreError(store.putIfAbsent('m/one', pattern(5), { metadata: { 'ltxvfs-post-apply': '0000000000000000' } }), 'PRECONDITION_FAILED');
+      expect((await store.getWithMetadata('m/one')).metadata).toMatchObject(meta);
+      await store.put('m/one', pattern(10));
+      expect((await store.getWithMetadata('m/one')).metadata['ltxvfs-post-apply']).toBeUndefined();
+      await store.deleteMany(['m/one']);
+      await store.put('m/one', pattern(10));
+      expect((await store.head('m/one'))?.metadata['ltxvfs-pre-apply']).toBeUndefined();
+      const keys: string[] = [];
+      for await (const o of store.list('')) keys.push(o.key);
+      expect(keys.filter((k) => k.includes('m/one'))).toEqual(['m/one']); // no sidecar is listed
+    });
+
     it('put replaces an existing object', async () => {
       await store.put('replace', pattern(50, 1));
       await store.put('replace', pattern(40, 2));
