@@ -1,29 +1,24 @@
-// ObjectStore on S3 (AWS, Ceph RGW, MinIO, ...) through @aws-sdk/client-s3 v3.
-// The SDK's own retries are off (maxAttempts 1) so that ours (./retry.ts) are the
-// only ones, and are counted. Every attempt has a timeout; p-queue bounds how many
-// requests are in flight, and the keep-alive agent has as many sockets.
+// ObjectStore on S3 (AWS, Ceph RGW, MinIO, ...) over the S3 REST API: node:http/https
+// with keep-alive agents, requests signed by `aws4` (./s3-signer.ts), the few XML
+// answers read by ./s3-xml.ts. No AWS SDK on the request path: @aws-sdk/client-s3 took
+// ~170-300 ms to load, and 380-660 ms to start inside the I/O worker; the SDK's
+// credential chain is loaded only when no static credentials are given
+// (./s3-credentials.ts). Our retries (./retry.ts) are the only ones, and are counted.
+// Every attempt has a timeout; p-queue bounds how many requests are in flight, and
+// the keep-alive agent has as many sockets.
 import { createHash } from 'node:crypto';
-import http from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import type { GetObjectCommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import PQueue from 'p-queue';
 import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectBytes, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
 import { DEFAULT_RETRY_POLICY, TransientError, httpStatusOf, isThrottling, withRetry, type RetryPolicy } from './retry.js';
+import { credentialSource } from './s3-credentials.js';
+import { S3Http, drain, headerString, metadataOf, readText, type S3Call } from './s3-http.js';
+import { UNSIGNED_PAYLOAD } from './s3-signer.js';
+import { xmlElements, xmlEscape, xmlText } from './s3-xml.js';
 import { StatsCounter, type StoreStats } from './stats.js';
 import { StoreError, type StoreOp } from './store-error.js';
-
-// The SDK takes ~250 ms to load (measured here), more than everything else the
-// package imports together, so it is loaded at a store's first request, not at
-// import: engine-only and file:// users never pay for it. Its CommonJS build loads
-// synchronously, which keeps openStore() synchronous.
-type S3Sdk = typeof import('@aws-sdk/client-s3');
-let sdk: S3Sdk | undefined;
-function loadSdk(): S3Sdk {
-  sdk ??= createRequire(import.meta.url)('@aws-sdk/client-s3') as S3Sdk;
-  return sdk;
-}
 
 export interface S3StoreOptions {
   bucket: string;
@@ -31,11 +26,14 @@ export interface S3StoreOptions {
   prefix?: string;
   /** e.g. `http://127.0.0.1:9000`; omitted: AWS. */
   endpoint?: string;
-  /** Default `us-east-1`. */
+  /** Default: AWS_REGION, else `us-east-1`. */
   region?: string;
   /** Path-style URLs (`endpoint/bucket/key`); default true when an endpoint is given. */
   forcePathStyle?: boolean;
-  /** Omitted: the SDK's default provider chain (it reads the AWS_* variables itself). */
+  /**
+   * Omitted: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), else the
+   * SDK's default provider chain (profiles, SSO, container, instance), loaded only then.
+   */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Requests in flight at most (and sockets per agent). */
   concurrency?: number;
@@ -61,10 +59,7 @@ export class S3Store implements ObjectStore {
   private readonly root: string;
   /** The server, for messages: the endpoint URL, or `AWS`. */
   readonly endpoint: string;
-  // The SDK and the client are made at the first request, not here: a store that is
-  // opened early but used later (a poller's) keeps the SDK's load off the start-up path.
-  private readonly clientConfig: S3ClientConfig;
-  private made: { sdk: S3Sdk; client: S3Client } | null = null;
+  private readonly http: S3Http;
   private readonly agents: http.Agent[];
   private readonly queue: PQueue;
   private readonly counters = new StatsCounter();
@@ -87,58 +82,43 @@ export class S3Store implements ObjectStore {
     const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
     this.agents = [httpAgent, httpsAgent];
     this.queue = new PQueue({ concurrency });
-    this.clientConfig = {
+    const region = options.region ?? (process.env.AWS_REGION || undefined) ?? 'us-east-1';
+    // Nothing is loaded or connected here: the signer at the first request, the SDK's
+    // credential chain only at the first request of a store without static credentials.
+    this.http = new S3Http({
+      bucket: this.bucket,
       endpoint: options.endpoint,
-      region: options.region ?? 'us-east-1',
+      region,
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
-      credentials: options.credentials,
-      maxAttempts: 1,
-      // Ceph 16 and s3rver store aws-chunked stream bodies with their framing (or refuse
-      // them), and want no CRC trailers: checksums only where the API demands one.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { httpAgent, httpsAgent },
-    };
-  }
-
-  private get sdk(): S3Sdk {
-    return this.make().sdk;
-  }
-
-  private get client(): S3Client {
-    return this.make().client;
-  }
-
-  private make(): { sdk: S3Sdk; client: S3Client } {
-    if (this.made === null) {
-      const sdk = loadSdk();
-      this.made = { sdk, client: new sdk.S3Client(this.clientConfig) };
-    }
-    return this.made;
+      credentials: credentialSource(options.credentials, region),
+      agents: { http: httpAgent, https: httpsAgent },
+    });
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     return this.run('list', prefix, async (signal) => {
-      const res = await this.client.send(
-        new this.sdk.ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: this.root + prefix,
-          StartAfter: options.startAfter === undefined ? undefined : this.root + options.startAfter,
-          MaxKeys: options.maxKeys,
-        }),
-        { abortSignal: signal },
-      );
-      const objects: ObjectInfo[] = (res.Contents ?? []).map((o) => ({
-        key: (o.Key ?? '').slice(this.root.length),
-        size: o.Size ?? 0,
-        lastModified: o.LastModified ?? new Date(0),
+      const query: Record<string, string> = { 'list-type': '2', prefix: this.root + prefix };
+      if (options.startAfter !== undefined) query['start-after'] = this.root + options.startAfter;
+      if (options.maxKeys !== undefined) query['max-keys'] = String(options.maxKeys);
+      const xml = await readText(await this.http.request({ method: 'GET', query, signal }));
+      // A body cut short that still parsed as a shorter listing would drop keys silently.
+      if (!/<\/ListBucketResult\s*>\s*$/.test(xml)) throw new TransientError('truncated', 'ListObjectsV2: an incomplete XML answer');
+      const objects: ObjectInfo[] = xmlElements(xml, 'Contents').map((o) => ({
+        key: (xmlText(o, 'Key') ?? '').slice(this.root.length),
+        size: Number(xmlText(o, 'Size') ?? 0),
+        lastModified: new Date(xmlText(o, 'LastModified') ?? 0),
       }));
-      return { objects, isTruncated: res.IsTruncated === true };
+      return { objects, isTruncated: xmlText(xml, 'IsTruncated') === 'true' };
     });
   }
 
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
     return listAll(this, prefix, options);
+  }
+
+  private getCall(key: string, range: ByteRange | undefined, signal: AbortSignal): S3Call {
+    const header = rangeHeader(range);
+    return { method: 'GET', key: this.root + key, headers: header === undefined ? undefined : { range: header }, signal };
   }
 
   async get(key: string, options: { range?: ByteRange } = {}): Promise<Uint8Array> {
@@ -149,9 +129,8 @@ export class S3Store implements ObjectStore {
     const { range } = options;
     if (range && ('suffix' in range ? range.suffix : range.length) === 0) return { bytes: new Uint8Array(0), metadata: {} };
     return this.run('get', key, async (signal) => {
-      const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: rangeHeader(range) }), { abortSignal: signal });
-      const body = res.Body as Readable | undefined;
-      if (!body) throw new TransientError('truncated', 'response without a body');
+      const body = await this.http.request(this.getCall(key, range, signal));
+      const res = responseInfo(body);
       const onAbort = (): void => void body.destroy(new TransientError('timeout', 'timed out reading the body'));
       signal.addEventListener('abort', onAbort, { once: true });
       let bytes: Uint8Array;
@@ -163,7 +142,7 @@ export class S3Store implements ObjectStore {
       }
       if (range !== undefined && res.ContentRange === undefined) bytes = sliceLocally(bytes, range); // server ignored Range
       this.counters.add('get', 'bytes', bytes.length);
-      return { bytes, metadata: res.Metadata ?? {} };
+      return { bytes, metadata: res.metadata };
     });
   }
 
@@ -197,15 +176,15 @@ export class S3Store implements ObjectStore {
     this.counters.add('get', 'requests');
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new TransientError('timeout', `no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    let res: GetObjectCommandOutput;
+    let body: IncomingMessage;
     try {
-      res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.root + key, Range: rangeHeader(range) }), { abortSignal: controller.signal });
+      body = await this.http.request(this.getCall(key, range, controller.signal));
     } catch (err) {
       throw fail(controller.signal.aborted ? controller.signal.reason : err);
     } finally {
       clearTimeout(timer);
     }
-    const body = res.Body as Readable | undefined;
+    const res = responseInfo(body);
     // Which bytes of the body are the caller's: all of them, unless the server ignored Range.
     let skip = 0;
     let length: number | undefined;
@@ -268,18 +247,21 @@ export class S3Store implements ObjectStore {
         release();
       }
     }
-    return { length, metadata: res.Metadata ?? {}, body: chunks() };
+    return { length, metadata: res.metadata, body: chunks() };
   }
 
   async head(key: string): Promise<ObjectHead | null> {
     return this.run('head', key, async (signal) => {
       try {
-        const res = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.root + key }), { abortSignal: signal });
+        const res = await this.http.request({ method: 'HEAD', key: this.root + key, signal });
+        res.resume();
+        const info = responseInfo(res);
+        const modified = headerString(res.headers, 'last-modified');
         return {
-          size: res.ContentLength ?? 0,
-          etag: unquote(res.ETag ?? ''),
-          lastModified: res.LastModified ?? new Date(0),
-          metadata: res.Metadata ?? {},
+          size: info.ContentLength ?? 0,
+          etag: unquote(headerString(res.headers, 'etag') ?? ''),
+          lastModified: modified === undefined ? new Date(0) : new Date(modified),
+          metadata: info.metadata,
         };
       } catch (err) {
         // HEAD has no error body: a missing bucket looks like a missing key here.
@@ -303,17 +285,16 @@ export class S3Store implements ObjectStore {
     try {
       await this.run('put', key, async (signal) => {
         attempts++;
-        await this.client.send(
-          new this.sdk.PutObjectCommand({
-            Bucket: this.bucket,
-            Key: this.root + key,
-            Body: body instanceof Uint8Array ? body : body.open(),
-            ContentLength: size,
-            Metadata: options.metadata,
-            IfNoneMatch: ifAbsent ? '*' : undefined,
-          }),
-          { abortSignal: signal },
-        );
+        const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+        for (const [name, value] of Object.entries(options.metadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+        if (ifAbsent) headers['if-none-match'] = '*';
+        // Bytes are signed with their sha256, as the SDK did; a stream is sent unsigned
+        // (UNSIGNED-PAYLOAD, as the SDK did): hashing it first would read it twice.
+        const call: S3Call =
+          body instanceof Uint8Array
+            ? { method: 'PUT', key: this.root + key, headers, body, payloadHash: sha256Hex(body), signal }
+            : { method: 'PUT', key: this.root + key, headers, body: { size, stream: body.open() }, payloadHash: UNSIGNED_PAYLOAD, signal };
+        await drain(await this.http.request(call));
         this.counters.add('put', 'bytes', size);
       });
     } catch (err) {
@@ -331,14 +312,15 @@ export class S3Store implements ObjectStore {
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const batch = keys.slice(i, i + DELETE_BATCH);
       await this.run('delete', batch[0], async (signal) => {
-        const res = await this.client.send(
-          new this.sdk.DeleteObjectsCommand({
-            Bucket: this.bucket,
-            Delete: { Objects: batch.map((k) => ({ Key: this.root + k })), Quiet: true },
-          }),
-          { abortSignal: signal },
-        );
-        const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+        const objects = batch.map((k) => `<Object><Key>${xmlEscape(this.root + k)}</Key></Object>`).join('');
+        const xml = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${objects}<Quiet>true</Quiet></Delete>`);
+        // DeleteObjects must carry a checksum of its body: Content-MD5 is the one every
+        // S3-compatible server knows (the SDK now sends a CRC32 header instead).
+        const headers = { 'content-type': 'application/xml', 'content-md5': createHash('md5').update(xml).digest('base64') };
+        const answer = await readText(await this.http.request({ method: 'POST', query: { delete: '' }, headers, body: xml, payloadHash: sha256Hex(xml), signal }));
+        if (!/<\/DeleteResult\s*>\s*$|<DeleteResult[^>]*\/>\s*$/.test(answer)) throw new TransientError('truncated', 'DeleteObjects: an incomplete XML answer');
+        const errors = xmlElements(answer, 'Error').map((e) => ({ Key: xmlText(e, 'Key'), Code: xmlText(e, 'Code'), Message: xmlText(e, 'Message') }));
+        const failed = errors.filter((e) => e.Code !== 'NoSuchKey');
         if (failed.length > 0) {
           const first = failed[0];
           const detail = `${failed.length} keys not deleted, first ${JSON.stringify(first.Key)}: ${first.Code} ${first.Message ?? ''}`;
@@ -360,7 +342,6 @@ export class S3Store implements ObjectStore {
     if (this.closed) return;
     this.closed = true;
     await this.queue.onIdle();
-    this.made?.client.destroy();
     for (const agent of this.agents) agent.destroy();
   }
 
@@ -418,6 +399,20 @@ export class S3Store implements ObjectStore {
     if (isThrottling(err)) return make('THROTTLED', detail);
     return make('IO', detail);
   }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** What S3Store reads from a GET or HEAD answer's headers. */
+function responseInfo(res: IncomingMessage): { ContentRange: string | undefined; ContentLength: number | undefined; metadata: Record<string, string> } {
+  const length = headerString(res.headers, 'content-length');
+  return {
+    ContentRange: headerString(res.headers, 'content-range'),
+    ContentLength: length === undefined ? undefined : Number(length),
+    metadata: metadataOf(res.headers),
+  };
 }
 
 function rangeHeader(range: ByteRange | undefined): string | undefined {
