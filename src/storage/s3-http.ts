@@ -4,9 +4,8 @@
 // is S3's error code and `$metadata.httpStatusCode` the status, the shape ./retry.ts
 // and S3Store's error mapping read. Connection failures are Node's own errors
 // (ECONNRESET, ...), which ./retry.ts knows too. Nothing here retries.
-import { STATUS_CODES, type Agent, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { pipeline, type Readable } from 'node:stream';
 import type { CredentialSource } from './s3-credentials.js';
 import { TransientError } from './retry.js';
@@ -20,8 +19,14 @@ export interface S3HttpOptions {
   region: string;
   forcePathStyle: boolean;
   credentials: CredentialSource;
-  agents: { http: Agent; https: Agent };
+  /** Sockets of the keep-alive agent (as many as requests in flight). */
+  maxSockets: number;
 }
+
+type HttpModule = typeof import('node:http');
+// node:http (and node:https, which loads tls) are required when a store is made, not at
+// import: a file:// user imports this module too (~8 and ~12 ms here).
+const requireBuiltin = createRequire(import.meta.url);
 
 export interface S3Call {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
@@ -60,6 +65,8 @@ const USER_AGENT = 'ltxvfs (aws4; node:http)';
 export class S3Http {
   private readonly options: S3HttpOptions;
   private readonly secure: boolean;
+  private readonly transport: HttpModule;
+  private readonly agent: Agent;
   private readonly hostname: string; // for the socket (no IPv6 brackets)
   private readonly port: number | undefined;
   private readonly hostHeader: string; // as signed and sent
@@ -69,19 +76,14 @@ export class S3Http {
 
   constructor(options: S3HttpOptions) {
     this.options = options;
-    const { bucket, region } = options;
-    const base = new URL(options.endpoint ?? `https://s3.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`S3 endpoint ${base.protocol}// is not http: or https:`);
-    this.secure = base.protocol === 'https:';
-    // Virtual-hosted (`bucket.host`) unless asked for path style, or the bucket name
-    // cannot be a host name (on https, one with dots would not match the certificate).
-    const virtual = !options.forcePathStyle && /^[a-z0-9][a-z0-9-]*[a-z0-9]$/.test(bucket);
-    const host = virtual ? `${bucket}.${base.host}` : base.host;
-    this.hostHeader = host;
-    this.hostname = (virtual ? `${bucket}.${base.hostname}` : base.hostname).replace(/^\[(.*)\]$/, '$1');
-    this.port = base.port === '' ? undefined : Number(base.port);
-    const prefix = base.pathname.replace(/\/+$/, '');
-    this.basePath = virtual ? prefix : `${prefix}/${encodeKey(bucket)}`;
+    const target = s3Target(options);
+    this.secure = target.secure;
+    this.hostname = target.hostname;
+    this.port = target.port;
+    this.hostHeader = target.hostHeader;
+    this.basePath = target.basePath;
+    this.transport = requireBuiltin(this.secure ? 'node:https' : 'node:http') as HttpModule;
+    this.agent = new this.transport.Agent({ keepAlive: true, maxSockets: options.maxSockets });
   }
 
   /** Send one request; resolves with a 2xx response whose body the caller must read or destroy. */
@@ -93,15 +95,14 @@ export class S3Http {
     const body = call.body;
     if (body !== undefined) headers['content-length'] = String(body instanceof Uint8Array ? body.length : body.size);
     const signed = signS3({ method: call.method, host: this.hostHeader, path, headers, region: this.options.region, credentials, now: new Date(Date.now() + this.clockOffsetMs) });
-    const transport = this.secure ? https : http;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = transport.request({
+      const req = this.transport.request({
         hostname: this.hostname,
         port: this.port,
         method: call.method,
         path: signed.path,
         headers: { ...signed.headers, 'user-agent': USER_AGENT },
-        agent: this.secure ? this.options.agents.https : this.options.agents.http,
+        agent: this.agent,
         signal: call.signal,
       });
       let answered = false;
@@ -123,6 +124,11 @@ export class S3Http {
     throw await this.responseError(res, call.method === 'HEAD');
   }
 
+  /** Close the idle keep-alive sockets; requests after this fail. */
+  destroy(): void {
+    this.agent.destroy();
+  }
+
   private async responseError(res: IncomingMessage, head: boolean): Promise<Error> {
     const status = res.statusCode ?? 0;
     let text = '';
@@ -132,7 +138,7 @@ export class S3Http {
       res.resume();
     }
     const code = xmlText(text, 'Code') ?? headerString(res.headers, 'x-amz-error-code') ?? statusCode(status);
-    const message = xmlText(text, 'Message') ?? headerString(res.headers, 'x-amz-error-message') ?? `${status} ${STATUS_CODES[status] ?? ''}`.trim();
+    const message = xmlText(text, 'Message') ?? headerString(res.headers, 'x-amz-error-message') ?? `${status} ${this.transport.STATUS_CODES[status] ?? ''}`.trim();
     const region = headerString(res.headers, 'x-amz-bucket-region');
     const err = new S3ResponseError(status, code, region && region !== this.options.region ? `${message} (the bucket is in region ${region}, not ${this.options.region})` : message, region);
     if (SKEW_ERRORS.has(code)) {
@@ -149,6 +155,30 @@ export class S3Http {
     }
     return err;
   }
+}
+
+/** Where a bucket's requests go: the socket's host and port, the Host header, the path before the key. */
+export function s3Target(options: Pick<S3HttpOptions, 'bucket' | 'endpoint' | 'region' | 'forcePathStyle'>): {
+  secure: boolean;
+  hostname: string;
+  port: number | undefined;
+  hostHeader: string;
+  basePath: string;
+} {
+  const { bucket, region } = options;
+  const base = new URL(options.endpoint ?? `https://s3.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`);
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`S3 endpoint ${base.protocol}// is not http: or https:`);
+  // Virtual-hosted (`bucket.host`) unless asked for path style, or the bucket name
+  // cannot be a host name (on https, one with dots would not match the certificate).
+  const virtual = !options.forcePathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  return {
+    secure: base.protocol === 'https:',
+    hostname: (virtual ? `${bucket}.${base.hostname}` : base.hostname).replace(/^\[(.*)\]$/, '$1'),
+    port: base.port === '' ? undefined : Number(base.port),
+    hostHeader: virtual ? `${bucket}.${base.host}` : base.host,
+    basePath: virtual ? prefix : `${prefix}/${encodeKey(bucket)}`,
+  };
 }
 
 /** S3's URI encoding: every byte but A-Z a-z 0-9 - _ . ~ as %XX of its UTF-8 (so `/` too). */

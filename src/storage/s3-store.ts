@@ -7,8 +7,7 @@
 // Every attempt has a timeout; p-queue bounds how many requests are in flight, and
 // the keep-alive agent has as many sockets.
 import { createHash } from 'node:crypto';
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import PQueue from 'p-queue';
 import { listAll, type ByteRange, type ListOptions, type ListPage, type ObjectBytes, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
@@ -60,7 +59,6 @@ export class S3Store implements ObjectStore {
   /** The server, for messages: the endpoint URL, or `AWS`. */
   readonly endpoint: string;
   private readonly http: S3Http;
-  private readonly agents: http.Agent[];
   private readonly queue: PQueue;
   private readonly counters = new StatsCounter();
   private readonly policy: RetryPolicy;
@@ -78,9 +76,6 @@ export class S3Store implements ObjectStore {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.random = options.random;
-    const httpAgent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-    const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: concurrency });
-    this.agents = [httpAgent, httpsAgent];
     this.queue = new PQueue({ concurrency });
     const region = options.region ?? (process.env.AWS_REGION || undefined) ?? 'us-east-1';
     // Nothing is loaded or connected here: the signer at the first request, the SDK's
@@ -91,7 +86,7 @@ export class S3Store implements ObjectStore {
       region,
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
       credentials: credentialSource(options.credentials, region),
-      agents: { http: httpAgent, https: httpsAgent },
+      maxSockets: concurrency,
     });
   }
 
@@ -342,7 +337,7 @@ export class S3Store implements ObjectStore {
     if (this.closed) return;
     this.closed = true;
     await this.queue.onIdle();
-    for (const agent of this.agents) agent.destroy();
+    this.http.destroy();
   }
 
   /** One call: queued per attempt (a backoff wait holds no slot), timed, retried, counted. */
