@@ -78,7 +78,7 @@ function fixed(kind: 'options' | 'environment', credentials: S3Credentials): Cre
   return { kind, get: () => value, invalidate: () => undefined };
 }
 
-/** The SDK's default chain, imported now (it costs ~100 ms and pulls in STS/SSO clients lazily itself). */
+/** The SDK's default chain, imported now (~50 ms here; it loads STS/SSO clients itself only if a profile needs them). */
 async function loadDefaultChain(region: string): Promise<Provider> {
   const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
   // clientConfig: the STS/SSO clients the chain may make use the store's region.
