@@ -16,7 +16,7 @@ import { log } from '../log.js';
 import type { OpenStoreOptions } from '../storage/open-store.js';
 import type { StoreStats } from '../storage/stats.js';
 import { IoError, type IoErrorCode } from './io-error.js';
-import { CONTROL_BYTES, EVENT, EXIT_CODE, EXITED, HEARTBEAT, STARTING, STATE, readStats, statsView, type Envelope, type Request, type Response } from './protocol.js';
+import { CONTROL_BYTES, EVENT, EXIT_CODE, EXITED, HEARTBEAT, STARTING, STATE, readStats, readyAtView, statsView, type Envelope, type Request, type Response } from './protocol.js';
 import { spawnWorker } from './spawn.js';
 import type { WorkerData } from './worker.js';
 
@@ -67,6 +67,21 @@ interface Handle {
   beatAt: number; // performance.now() when `beat` was last seen to change
   exitCode: number | null; // from the 'exit' event, seen only when the event loop ran
   error: unknown; // from the 'error' event, likewise
+}
+
+/** One I/O worker's start: when it was spawned and when it was up (absolute ms, timeOrigin + now; readyAt 0 while starting). */
+export interface WorkerStart {
+  spawnedAt: number;
+  readyAt: number;
+}
+
+// The first starts of this process, for start-up measurements (bench:boot); bounded, restarts are rare.
+const MAX_STARTS = 16;
+const starts: { spawnedAt: number; readyAt: Float64Array }[] = [];
+
+/** The I/O workers started in this process so far (the first 16). */
+export function workerStarts(): WorkerStart[] {
+  return starts.map((s) => ({ spawnedAt: s.spawnedAt, readyAt: s.readyAt[0] }));
 }
 
 export class Bridge {
@@ -198,7 +213,9 @@ export class Bridge {
     const sab = new SharedArrayBuffer(CONTROL_BYTES);
     const { port1, port2 } = new MessageChannel();
     const workerData: WorkerData = { url: this.options.url, store: this.options.store, control: sab, port: port2, testHooks: this.options.testHooks };
+    const spawnedAt = performance.timeOrigin + performance.now();
     const worker = spawnWorker({ workerData, transferList: [port2] });
+    if (starts.length < MAX_STARTS) starts.push({ spawnedAt, readyAt: readyAtView(sab) });
     worker.unref(); // an unclosed SyncStore must not keep the process alive
     port1.unref();
     const h: Handle = { worker, port: port1, control: new Int32Array(sab), stats: statsView(sab), beat: 0, beatAt: performance.now(), exitCode: null, error: undefined };

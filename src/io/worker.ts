@@ -6,7 +6,7 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore, type OpenStoreOptions } from '../storage/open-store.js';
-import { EVENT, EXIT_CODE, EXITED, HEARTBEAT, HEARTBEAT_MS, READY, STATE, errorToData, statsView, writeStats, type Envelope, type GetResult, type Response, type TestAction } from './protocol.js';
+import { EVENT, EXIT_CODE, EXITED, HEARTBEAT, HEARTBEAT_MS, READY, STATE, errorToData, readyAtView, statsView, writeStats, type Envelope, type GetResult, type Response, type TestAction } from './protocol.js';
 
 export interface WorkerData {
   url: string;
@@ -42,6 +42,7 @@ try {
 }
 
 setInterval(() => Atomics.add(control, HEARTBEAT, 1), HEARTBEAT_MS).unref();
+readyAtView(data.control)[0] = performance.timeOrigin + performance.now(); // before READY: seen with it
 Atomics.store(control, STATE, READY);
 
 // 'close' (a plain string) closes the store, then the port: the thread then has nothing
