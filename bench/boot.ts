@@ -16,6 +16,7 @@
 //
 //   npm run bench:boot                                (10 MiB, 100 MiB, 1 GiB; 3 runs)
 //   npx tsx bench/boot.ts --sizes 10MiB,100MiB --runs 5 > boot.json
+//   npx tsx bench/boot.ts --dist /tmp/old/dist ...      (children on another build: before/after)
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,13 +29,14 @@ import { waves } from './support/waves.js';
 
 const SIZES: Record<string, number> = { '10MiB': 10 * 2 ** 20, '100MiB': 100 * 2 ** 20, '1GiB': 2 ** 30 };
 const CHILD = path.join(BENCH_ROOT, 'bench/support/coldstart-child.mjs');
-const DIST = path.join(BENCH_ROOT, 'dist');
-const CLI_MAIN = path.join(DIST, 'src/cli/main.js');
 const SQL = 'SELECT * FROM events WHERE account = ?';
 
 const { values: flags } = parseArgs({
-  options: { sizes: { type: 'string', default: Object.keys(SIZES).join(',') }, runs: { type: 'string', default: '3' } },
+  options: { sizes: { type: 'string', default: Object.keys(SIZES).join(',') }, runs: { type: 'string', default: '3' }, dist: { type: 'string' } },
 });
+// --dist: the built package the children run (another commit's dist/, for a before/after); default this tree's.
+const DIST = path.resolve(flags.dist ?? path.join(BENCH_ROOT, 'dist'));
+const CLI_MAIN = path.join(DIST, 'src/cli/main.js');
 const sizes = flags.sizes.split(',').map((s) => {
   if (!(s in SIZES)) throw new Error(`--sizes: unknown size ${s}; use ${Object.keys(SIZES).join(', ')}`);
   return s;
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
       loadAverage: { before: loadBefore, after: load(), perRun: perRunLoad },
       link: { latencyMs: LATENCY_MS, bandwidthMiBps: BANDWIDTH / 2 ** 20, proxy: 'one hop in its own process (bench/support/link-server.ts)', server: 'radosgw (memstore) on 127.0.0.1' },
       runs: RUNS,
+      dist: DIST,
       results,
       totalSeconds: round((Date.now() - t0) / 1000),
     };
