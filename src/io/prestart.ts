@@ -4,6 +4,7 @@
 // evaluates the rest of the package and the application gets to open(). Otherwise it
 // starts at the first open(): a process that only uses local files does not pay a
 // thread's start (~90 ms of a core) for nothing. Unref'd: it keeps no process alive.
+import { replicaInEnv } from '../config.js';
 import { prestartIoWorker } from './host.js';
 
-if (process.env.LITESTREAM_REPLICA_URL) prestartIoWorker();
+if (replicaInEnv()) prestartIoWorker();
