@@ -17,7 +17,8 @@ const mainAt = performance.now();
 const task = JSON.parse(process.argv[2]);
 const dist = (rel) => pathToFileURL(`${task.dist}/${rel}`).href;
 const out = { timeOrigin: performance.timeOrigin, bootstrapMs: performance.nodeTiming.bootstrapComplete, mainMs: mainAt };
-// Every thread this process starts (the I/O worker, a hydrator's): when, in ms since the origin.
+// Every thread this process starts (the I/O worker, a hydrator's): when the 'worker' event was
+// seen, in ms since the origin (it can come well after the spawn: count them, do not time them).
 out.threadsStartedMs = [];
 process.on('worker', () => out.threadsStartedMs.push(performance.now()));
 
