@@ -122,6 +122,11 @@ export function defaultDirs(env: Env = process.env): { state: string; cache: str
   return { state: path.join(xdg('XDG_STATE_HOME', '.local/state'), 'ltxvfs'), cache: path.join(xdg('XDG_CACHE_HOME', '.cache'), 'ltxvfs') };
 }
 
+/** Whether `env` names a replica (LITESTREAM_REPLICA_URL): the process will open one (src/io/prestart.ts starts the I/O worker early). */
+export function replicaInEnv(env: Env = process.env): boolean {
+  return (env.LITESTREAM_REPLICA_URL ?? '') !== '';
+}
+
 /** Build the config from `options`, falling back to `env` (process.env by default). */
 export function loadConfig(options: OpenOptions = {}, env: Env = process.env): Config {
   const pick = <T>(option: T | undefined, name: string): T | string | undefined => {

@@ -1,5 +1,8 @@
 // The package's public surface. Only re-exports: what is listed here is the API.
 
+// First, for its side effect: start the I/O worker while the rest loads (src/io/prestart.ts).
+import './io/prestart.js';
+
 // SQLite engine (node-sqlite3-wasm-shaped).
 export {
   Database,

@@ -8,6 +8,8 @@
 //              'probe'  import task.modules one after another, timing each
 //              'worker' start a worker thread that imports task.modules, timing until it answers
 // Every time is ms since this process's time origin (its start); `timeOrigin` is absolute.
+// Also reported: every thread started (threadsStartedMs) and, with 'open', the I/O
+// workers' spawn and ready times (ioWorkers, absolute) when the package records them.
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
@@ -15,6 +17,10 @@ const mainAt = performance.now();
 const task = JSON.parse(process.argv[2]);
 const dist = (rel) => pathToFileURL(`${task.dist}/${rel}`).href;
 const out = { timeOrigin: performance.timeOrigin, bootstrapMs: performance.nodeTiming.bootstrapComplete, mainMs: mainAt };
+// Every thread this process starts (the I/O worker, a hydrator's): when the 'worker' event was
+// seen, in ms since the origin (it can come well after the spawn: count them, do not time them).
+out.threadsStartedMs = [];
+process.on('worker', () => out.threadsStartedMs.push(performance.now()));
 
 if (task.mode === 'probe') {
   out.imports = [];
@@ -51,6 +57,9 @@ if (task.mode === 'probe') {
     out.storeStats = db.storeStats();
     const r = db.replicaStats();
     out.replicaStats = { ...r, txid: String(r.txid) };
+    // When each I/O worker was spawned and up (absolute ms), where the package records it.
+    const io = await import(dist('src/io/index.js'));
+    if (typeof io.workerStarts === 'function') out.ioWorkers = io.workerStarts();
   }
   await db.close();
 }

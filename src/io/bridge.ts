@@ -10,15 +10,19 @@
 // docs/io.md), then Atomics.wait in slices of SLICE_MS, checking between slices that
 // the worker has not exited, that its heartbeat still moves, and the deadline.
 // The main thread's event loop does not run while it waits, so the worker's 'exit'
-// event cannot be seen then: the worker's own exit hook sets STATE = EXITED instead.
-import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+// event cannot be seen then: the worker's own exit hook sets STATE = EXITED instead
+// (or the host, ./host.ts, when it ends a worker).
+// The worker is the process's one I/O worker, shared: this bridge talks to it over a
+// channel of its own (port, control words, store). A timed-out request retires the
+// channel only (the worker is alive: the store was slow); a hung or dead worker is
+// replaced for every channel on it.
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { log } from '../log.js';
 import type { OpenStoreOptions } from '../storage/open-store.js';
 import type { StoreStats } from '../storage/stats.js';
 import { IoError, type IoErrorCode } from './io-error.js';
-import { CONTROL_BYTES, EVENT, EXIT_CODE, EXITED, HEARTBEAT, STARTING, STATE, readStats, statsView, type Envelope, type Request, type Response } from './protocol.js';
-import { spawnWorker } from './spawn.js';
-import type { WorkerData } from './worker.js';
+import { CONTROL_BYTES, EVENT, EXIT_CODE, EXITED, HEARTBEAT, STARTING, STATE, readStats, readyAtView, statsView, type Envelope, type Request, type Response } from './protocol.js';
+import { attach, detach, replace, type WorkerFate } from './host.js';
 
 // 500 ms slices: a dead or hung worker is noticed within half a second of its limit;
 // waking twice a second costs nothing.
@@ -27,7 +31,7 @@ const SLICE_MS = 500;
 // hung, whatever hangMs says: a short hangMs is for a stuck event loop, and a start
 // on a loaded 2-core machine (tsx in development) can take seconds.
 const START_MS = 10_000;
-// Closing waits this long for the worker to finish requests in flight and exit.
+// Closing waits this long for the worker to finish requests in flight and close the store.
 const CLOSE_WAIT_MS = 5_000;
 
 export interface BridgeOptions {
@@ -59,14 +63,34 @@ export interface PendingCall {
 }
 
 interface Handle {
-  worker: Worker;
+  fate: WorkerFate; // the shared worker: its exit code and error, once seen
+  sab: SharedArrayBuffer;
   port: MessagePort;
   control: Int32Array;
   stats: Float64Array;
   beat: number;
   beatAt: number; // performance.now() when `beat` was last seen to change
-  exitCode: number | null; // from the 'exit' event, seen only when the event loop ran
-  error: unknown; // from the 'error' event, likewise
+}
+
+/** The worker this handle's channel is on has exited (seen in an event, or in STATE). */
+function exited(h: Handle): boolean {
+  return h.fate.exitCode !== null || Atomics.load(h.control, STATE) === EXITED;
+}
+
+/** One channel's start (absolute ms, timeOrigin + now): the worker's spawn, the channel's request, the channel up (0 while starting). */
+export interface WorkerStart {
+  spawnedAt: number;
+  attachedAt: number;
+  readyAt: number;
+}
+
+// The first channels of this process, for start-up measurements (bench:boot); bounded, restarts are rare.
+const MAX_STARTS = 16;
+const starts: { fate: WorkerFate; attachedAt: number; readyAt: Float64Array }[] = [];
+
+/** The I/O worker channels opened in this process so far (the first 16). */
+export function workerStarts(): WorkerStart[] {
+  return starts.map((s) => ({ spawnedAt: s.fate.spawnedAt, attachedAt: s.attachedAt, readyAt: s.readyAt[0] }));
 }
 
 export class Bridge {
@@ -183,40 +207,33 @@ export class Bridge {
     const h = this.handle;
     if (!h) return;
     this.retire(h);
-    if (h.exitCode !== null || Atomics.load(h.control, STATE) === EXITED) return;
-    const exited = new Promise<void>((ok) => h.worker.once('exit', () => ok()));
+    if (exited(h)) return;
+    // The worker closes the store after the requests in flight, then its end of the port.
+    const closed = new Promise<void>((ok) => h.port.once('close', () => ok()));
     h.port.postMessage('close');
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((ok) => (timer = setTimeout(() => ok('late'), CLOSE_WAIT_MS)));
-    const outcome = await Promise.race([exited, late]);
+    await Promise.race([closed, late]);
     clearTimeout(timer);
-    if (outcome === 'late') await h.worker.terminate();
     h.port.close();
   }
 
   private spawn(): Handle {
     const sab = new SharedArrayBuffer(CONTROL_BYTES);
     const { port1, port2 } = new MessageChannel();
-    const workerData: WorkerData = { url: this.options.url, store: this.options.store, control: sab, port: port2, testHooks: this.options.testHooks };
-    const worker = spawnWorker({ workerData, transferList: [port2] });
-    worker.unref(); // an unclosed SyncStore must not keep the process alive
-    port1.unref();
-    const h: Handle = { worker, port: port1, control: new Int32Array(sab), stats: statsView(sab), beat: 0, beatAt: performance.now(), exitCode: null, error: undefined };
-    worker.on('exit', (code) => void (h.exitCode = code));
-    worker.on('error', (err) => {
-      // Without a listener an 'error' event would crash the process. It arrives when the
-      // event loop runs, after the call that saw the worker die: logged for the cause.
-      h.error = err;
-      log.warn({ err, url: this.options.url }, 'io worker failed');
-    });
-    return h;
+    const attachedAt = performance.timeOrigin + performance.now();
+    const fate = attach({ url: this.options.url, store: this.options.store, control: sab, port: port2, testHooks: this.options.testHooks });
+    if (starts.length < MAX_STARTS) starts.push({ fate, attachedAt, readyAt: readyAtView(sab) });
+    port1.unref(); // an unclosed SyncStore must not keep the process alive
+    return { fate, sab, port: port1, control: new Int32Array(sab), stats: statsView(sab), beat: 0, beatAt: performance.now() };
   }
 
   /** The live worker; one that exited while nobody waited is replaced first. */
   private current(): Handle {
     let h = this.handle;
-    if (h && (h.exitCode !== null || Atomics.load(h.control, STATE) === EXITED)) {
-      log.warn({ url: this.options.url, exitCode: h.exitCode ?? Atomics.load(h.control, EXIT_CODE), err: h.error }, 'io worker had exited; replaced');
+    if (h && exited(h)) {
+      log.warn({ url: this.options.url, exitCode: h.fate.exitCode ?? Atomics.load(h.control, EXIT_CODE), err: h.fate.error }, 'io worker had exited; replaced');
+      replace(h.fate); // the host may not have seen its 'exit' event yet
       this.retire(h);
       h = null;
     }
@@ -239,21 +256,27 @@ export class Bridge {
     }
   }
 
-  /** Count and log the failure, kill the worker, start its replacement; the error to throw. */
+  /**
+   * Count and log the failure, start a replacement channel; the error to throw. A hung
+   * worker is ended (for every channel on it); after a timeout only this channel is
+   * dropped, its late answer going to a closed port.
+   */
   private fail(h: Handle, code: Exclude<IoErrorCode, 'IO_WORKER_ERROR' | 'IO_CLOSED'>, message: string, started: number): IoError {
     this.counts.failures[code]++;
-    const cause = h.error ?? (h.exitCode !== null ? new Error(`worker exit code ${h.exitCode}`) : undefined);
+    const cause = h.fate.error ?? (h.fate.exitCode !== null ? new Error(`worker exit code ${h.fate.exitCode}`) : undefined);
     const err = new IoError(code, message, cause === undefined ? undefined : { cause });
-    log.warn({ err, url: this.options.url, waitedMs: Math.round(performance.now() - started) }, 'io worker replaced');
+    log.warn({ err, url: this.options.url, waitedMs: Math.round(performance.now() - started) }, code === 'IO_TIMEOUT' ? 'io channel replaced' : 'io worker replaced');
+    if (code !== 'IO_TIMEOUT') replace(h.fate);
+    else if (!exited(h)) h.port.postMessage('close'); // the worker closes that store
     this.retire(h);
-    void h.worker.terminate().catch(() => undefined);
     this.handle = this.spawn();
     this.counts.restarts++;
     return err;
   }
 
-  /** Keep the worker's counters, stop reading its port. */
+  /** Keep the channel's counters, stop reading its port. */
   private retire(h: Handle): void {
+    detach(h.fate, h.sab);
     this.base = readStats(h.stats, this.base);
     h.stats = new Float64Array(h.stats.length); // counted once
     if (this.handle === h) this.handle = null;

@@ -9,7 +9,8 @@
 //   EXIT_CODE  the worker's exit code, set by its exit hook before STATE = EXITED
 // Store counters (Float64Array after the words): the worker copies `store.stats()`
 // there before every answer, so they can be read without a round trip and survive
-// the worker's death.
+// the worker's death. Then READY_AT: when the worker became READY (absolute ms,
+// timeOrigin + now, comparable across threads), for start-up measurements.
 import { ReplicaError, type ReplicaErrorCode } from '../replica/errors.js';
 import type { ByteRange, ListOptions } from '../storage/object-store.js';
 import type { OpStats, StoreStats } from '../storage/stats.js';
@@ -26,7 +27,8 @@ export const EXITED = 2;
 const WORDS = 4; // Int32 words, 16 bytes, so the Float64 counters are 8-byte aligned
 const STAT_OPS: readonly StoreOp[] = ['list', 'get', 'head', 'put', 'delete'];
 const STAT_FIELDS: readonly (keyof OpStats)[] = ['requests', 'bytes', 'retries', 'errors'];
-export const CONTROL_BYTES = WORDS * 4 + STAT_OPS.length * STAT_FIELDS.length * 8;
+const STAT_BYTES = STAT_OPS.length * STAT_FIELDS.length * 8;
+export const CONTROL_BYTES = WORDS * 4 + STAT_BYTES + 8;
 
 // 250 ms: the worker's beat costs nothing at this rate, and a caller notices a blocked
 // worker within its hang limit (default 10 s) with 40 beats of slack for GC pauses.
@@ -115,4 +117,9 @@ export function readStats(view: Float64Array, base?: StoreStats): StoreStats {
 
 export function statsView(control: SharedArrayBuffer): Float64Array {
   return new Float64Array(control, WORDS * 4, STAT_OPS.length * STAT_FIELDS.length);
+}
+
+/** The READY_AT slot: 0 until the worker is up. */
+export function readyAtView(control: SharedArrayBuffer): Float64Array {
+  return new Float64Array(control, WORDS * 4 + STAT_BYTES, 1);
 }

@@ -1,13 +1,16 @@
-// The I/O worker thread: opens its own ObjectStore and answers requests from the port
-// the caller handed over. After posting each answer it bumps the EVENT word and
+// The I/O worker thread, one per process (./host.ts): each caller attaches a channel
+// (a message on parentPort: its URL and store options, its control SharedArrayBuffer,
+// its port), for which this thread opens an ObjectStore and answers requests from
+// that port. After posting each answer it bumps the channel's EVENT word and
 // notifies, so a caller blocked in Atomics.wait wakes and takes the message with
 // receiveMessageOnPort. Bytes are transferred (moved), not copied, when they own
 // their whole ArrayBuffer.
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore, type OpenStoreOptions } from '../storage/open-store.js';
-import { EVENT, EXIT_CODE, EXITED, HEARTBEAT, HEARTBEAT_MS, READY, STATE, errorToData, statsView, writeStats, type Envelope, type GetResult, type Response, type TestAction } from './protocol.js';
+import { EVENT, EXIT_CODE, EXITED, HEARTBEAT, HEARTBEAT_MS, READY, STATE, errorToData, readyAtView, statsView, writeStats, type Envelope, type GetResult, type Response, type TestAction } from './protocol.js';
 
+/** What a caller sends to attach a channel (./host.ts ChannelData). */
 export interface WorkerData {
   url: string;
   store: OpenStoreOptions;
@@ -16,55 +19,80 @@ export interface WorkerData {
   testHooks: boolean;
 }
 
-const data = workerData as WorkerData;
-const control = new Int32Array(data.control);
-const stats = statsView(data.control);
-const port = data.port;
+interface Channel {
+  data: WorkerData;
+  control: Int32Array;
+  stats: Float64Array;
+  port: MessagePort;
+  store: ObjectStore;
+}
 
-function signal(): void {
+const channels = new Set<Channel>();
+
+// A read-only open plans first thing: its module loads while the thread waits for a channel.
+const linkedPlan = import('../replica/linked-plan.js');
+linkedPlan.catch(() => undefined); // a failure shows at the first plan
+
+function signal(control: Int32Array): void {
   Atomics.add(control, EVENT, 1);
   Atomics.notify(control, EVENT);
 }
 
-// Runs on process.exit() and after an uncaught exception, so the caller learns at once.
+// Runs on process.exit() and after an uncaught exception, so every caller learns at once.
 process.on('exit', (code) => {
-  Atomics.store(control, EXIT_CODE, code);
-  Atomics.store(control, STATE, EXITED);
-  signal();
+  for (const ch of channels) {
+    Atomics.store(ch.control, EXIT_CODE, code);
+    Atomics.store(ch.control, STATE, EXITED);
+    signal(ch.control);
+  }
 });
 
-let store: ObjectStore;
-try {
-  store = openStore(data.url, data.store);
-} catch (err) {
-  // A bad URL or option: answer every request with it rather than dying unexplained.
-  store = failingStore(err);
-}
+setInterval(() => {
+  for (const ch of channels) Atomics.add(ch.control, HEARTBEAT, 1);
+}, HEARTBEAT_MS).unref();
 
-setInterval(() => Atomics.add(control, HEARTBEAT, 1), HEARTBEAT_MS).unref();
-Atomics.store(control, STATE, READY);
-
-// 'close' (a plain string) closes the store, then the port: the thread then has nothing
-// left to do and exits.
-port.on('message', (msg: Envelope | 'close') => {
-  if (msg === 'close') void store.close().finally(() => port.close());
-  else void serve(msg);
+parentPort!.on('message', (data: WorkerData) => {
+  let store: ObjectStore;
+  try {
+    store = openStore(data.url, data.store);
+  } catch (err) {
+    // A bad URL or option: answer every request with it rather than dying unexplained.
+    store = failingStore(data.url, err);
+  }
+  const ch: Channel = { data, control: new Int32Array(data.control), stats: statsView(data.control), port: data.port, store };
+  channels.add(ch);
+  readyAtView(data.control)[0] = performance.timeOrigin + performance.now(); // before READY: seen with it
+  Atomics.store(ch.control, STATE, READY);
+  // 'close' (a plain string), or the caller closing its end: close the store, then the port.
+  let closing = false;
+  const close = (): void => {
+    if (closing) return;
+    closing = true;
+    channels.delete(ch);
+    void store.close().finally(() => ch.port.close());
+  };
+  ch.port.on('message', (msg: Envelope | 'close') => {
+    if (msg === 'close') close();
+    else void serve(ch, msg);
+  });
+  ch.port.on('close', close);
 });
 
-async function serve(req: Envelope): Promise<void> {
+async function serve(ch: Channel, req: Envelope): Promise<void> {
   let answer: Response;
   const transfer: ArrayBuffer[] = [];
   try {
-    answer = { seq: req.seq, ok: true, value: await run(req, transfer) };
+    answer = { seq: req.seq, ok: true, value: await run(ch, req, transfer) };
   } catch (err) {
     answer = { seq: req.seq, ok: false, error: errorToData(err) };
   }
-  writeStats(stats, store.stats());
-  port.postMessage(answer, transfer);
-  signal();
+  writeStats(ch.stats, ch.store.stats());
+  ch.port.postMessage(answer, transfer);
+  signal(ch.control);
 }
 
-async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
+async function run(ch: Channel, req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
+  const store = ch.store;
   switch (req.op) {
     case 'get': {
       const settled = await Promise.allSettled(req.items.map((item) => store.get(item.key, { range: item.range })));
@@ -79,9 +107,8 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
     case 'list':
       return store.listPage(req.prefix, req.options);
     case 'plan': {
-      // Loaded on first use (a writer's worker plans only to re-point after compaction),
-      // and only this module: the replica's index would load restore's engine, a second SQLite instance.
-      const { planRestoreLinked } = await import('../replica/linked-plan.js');
+      // Only this module: the replica's index would load restore's engine, a second SQLite instance.
+      const { planRestoreLinked } = await linkedPlan;
       const target = req.target.timestampMs === undefined ? { txid: req.target.txid } : { timestamp: new Date(req.target.timestampMs) };
       // The snapshot's head (page 1, the schema, early B-tree roots) in the same round trip as the tails.
       let headP: Promise<{ key: string; bytes: Uint8Array }> | null = null;
@@ -107,8 +134,8 @@ async function run(req: Envelope, transfer: ArrayBuffer[]): Promise<unknown> {
       await store.deleteMany(req.keys);
       return null;
     case 'test':
-      if (!data.testHooks) throw new TypeError('test hooks are off in this worker');
-      return test(req.action, req.seq);
+      if (!ch.data.testHooks) throw new TypeError('test hooks are off in this worker');
+      return test(ch, req.action, req.seq);
   }
 }
 
@@ -118,7 +145,7 @@ function movable(view: ArrayBufferView, transfer: ArrayBuffer[]): void {
   if (view.byteOffset === 0 && view.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer && !transfer.includes(buffer)) transfer.push(buffer);
 }
 
-async function test(action: TestAction, seq: number): Promise<string> {
+async function test(ch: Channel, action: TestAction, seq: number): Promise<string> {
   switch (action.kind) {
     case 'echo':
       return 'echo';
@@ -137,20 +164,20 @@ async function test(action: TestAction, seq: number): Promise<string> {
       setTimeout(() => process.exit(action.code), action.afterMs);
       return 'exiting';
     case 'stale':
-      port.postMessage({ seq: seq - 1, ok: true, value: 'stale' } satisfies Response);
-      signal();
+      ch.port.postMessage({ seq: seq - 1, ok: true, value: 'stale' } satisfies Response);
+      signal(ch.control);
       await new Promise((ok) => setTimeout(ok, 5));
       return 'fresh';
   }
 }
 
-function failingStore(err: unknown): ObjectStore {
+function failingStore(url: string, err: unknown): ObjectStore {
   const fail = async (): Promise<never> => {
     throw err;
   };
   const zero = { requests: 0, bytes: 0, retries: 0, errors: 0 };
   return {
-    url: data.url,
+    url,
     listPage: fail,
     list: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),
     get: fail,
