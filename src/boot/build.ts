@@ -11,6 +11,7 @@ import { buildPageIndex, type FileIndex, type PageIndex, type TailCache } from '
 import type { RestorePlan } from '../replica/plan.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { StoreError } from '../storage/store-error.js';
 import { pagesToPack } from './btree-walk.js';
 import { encodeBootPack, type BootPack, type PackedFile, type PackedFrame } from './format.js';
 import { BOOT_PACK_KEY, framesFor, readBootPack, tailCacheFrom } from './read.js';
@@ -33,15 +34,32 @@ export interface WriteBootPackResult {
   frameBytes: number;
 }
 
-/** Build the pack for `plan` (the latest state) and PUT it; `budget` bytes of frames at most. */
-export async function writeBootPack(store: ObjectStore, plan: RestorePlan, budget = BOOT_PACK_FRAME_BUDGET): Promise<WriteBootPackResult> {
-  const pack = await buildBootPack(store, plan, budget);
+/** Where the plan's bytes are read from: the store, or (import) the file just written, held in memory. */
+export type PackSource = Pick<ObjectStore, 'url' | 'get'>;
+
+/** One file's bytes as a PackSource (no pack beside it): import builds its pack without reading back what it wrote. */
+export function memorySource(url: string, key: string, bytes: Uint8Array): PackSource {
+  return {
+    url,
+    get: async (k, options) => {
+      if (k !== key) throw new StoreError('NOT_FOUND', 'get', k, `${k}: not in memory`);
+      const r = options?.range;
+      if (r === undefined) return bytes;
+      return 'suffix' in r ? bytes.subarray(Math.max(0, bytes.length - r.suffix)) : bytes.subarray(r.offset, r.offset + r.length);
+    },
+  };
+}
+
+/** Build the pack for `plan` (the latest state) from `source` (default: the store) and PUT it; `budget` bytes of frames at most. */
+export async function writeBootPack(store: ObjectStore, plan: RestorePlan, options: { source?: PackSource; budget?: number } = {}): Promise<WriteBootPackResult> {
+  const pack = await buildBootPack(options.source ?? store, plan, options.budget);
   const bytes = encodeBootPack(pack);
   await store.put(BOOT_PACK_KEY, bytes);
   return { key: BOOT_PACK_KEY, bytes: bytes.length, txid: pack.txid, files: pack.files.length, frames: pack.frames.length, frameBytes: pack.frames.reduce((n, f) => n + f.bytes.length, 0) };
 }
 
-export async function buildBootPack(store: ObjectStore, plan: RestorePlan, budget = BOOT_PACK_FRAME_BUDGET): Promise<BootPack> {
+export async function buildBootPack(source: PackSource, plan: RestorePlan, budget = BOOT_PACK_FRAME_BUDGET): Promise<BootPack> {
+  const store = source as ObjectStore; // only `get` is used (buildPageIndex, header and frame reads)
   const previous = await readBootPack(store);
   const reuse = 'pack' in previous ? tailCacheFrom(previous.pack, plan.files) : null;
   const cache: TailCache = reuse?.cache ?? new Map();
