@@ -20,6 +20,9 @@ import { BOOT_PACK_KEY, framesFor, readBootPack, tailCacheFrom } from './read.js
 // pages before LZ4; 2 MiB holds every level but the lowest ones, and on a 20 ms /
 // 50 MB/s link adds ~40 ms to a GET that runs beside the listing anyway.
 export const BOOT_PACK_FRAME_BUDGET = 2 * 1024 * 1024;
+// After the B-tree pages, up to 256 KiB of the first pages: what open() read as the
+// snapshot's head before (READ_AHEAD_BYTES), so a small database still needs no page read.
+const HEAD_FILL_BYTES = 256 * 1024;
 // Range reads in flight while walking the B-trees (the S3 store's default sockets).
 const READ_CONCURRENCY = 16;
 // Adjacent frames of one file are read in one range of up to this many bytes.
@@ -92,6 +95,20 @@ export async function buildBootPack(source: PackSource, plan: RestorePlan, budge
     },
     budget,
   );
+  // Then the first pages in page order, as the snapshot's head (which a cold open no longer
+  // reads when the pack holds the snapshot) gave them: a small database comes whole.
+  const taken = new Set(chosen);
+  const spent = chosen.reduce((n, p) => n + (index.lookup(p)?.size ?? 0), 0);
+  const fill: number[] = [];
+  for (let p = 1, bytes = 0; p <= index.commit; p++) {
+    const size = taken.has(p) ? 0 : (index.lookup(p)?.size ?? 0);
+    if (size === 0) continue;
+    if (bytes + size > HEAD_FILL_BYTES || spent + bytes + size > budget) break;
+    fill.push(p);
+    bytes += size;
+  }
+  for (const [p, frame] of await readFrames(store, index, fill, known)) raw.set(p, frame);
+  chosen.push(...fill);
   const fileNo = new Map(plan.files.map((f, i) => [f.key, i]));
   const frames: PackedFrame[] = chosen.map((p) => ({ pgno: p, file: fileNo.get(index.lookup(p)!.key)!, bytes: raw.get(p)! }));
   return { txid: plan.txid, pageSize: index.pageSize, commit: index.commit, files, frames };
