@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOOT_PACK_FRAME_BUDGET } from '../../src/boot/build.js';
 import { decodeBootPack } from '../../src/boot/format.js';
+import { decodePageFrame } from '../../src/ltx/index.js';
 import { BOOT_PACK_KEY } from '../../src/boot/read.js';
 import { compactOnce } from '../../src/compact/index.js';
 import { open } from '../../src/open.js';
@@ -59,7 +60,11 @@ describe('boot pack', () => {
     expect(pack.files[0].columns.count).toBe(pack.commit); // every page (no lock page below 1 GiB)
     const pgnos = pack.frames.map((f) => f.pgno);
     expect(pgnos[0]).toBe(1);
-    expect(pack.frames.length).toBeGreaterThan(3); // page 1, two roots, and interior pages below them
+    // Interior pages of both B-trees (type 0x05 table, 0x02 index), not only the head's low pages.
+    const types = new Set(pack.frames.map((f) => decodePageFrame(f.bytes, PAGE_SIZE, f.pgno).data[f.pgno === 1 ? 100 : 0]));
+    expect(types.has(0x05) && types.has(0x02)).toBe(true);
+    const interior = pack.frames.filter((f) => f.pgno > 1 && [0x02, 0x05].includes(decodePageFrame(f.bytes, PAGE_SIZE, f.pgno).data[0])).length;
+    expect(interior).toBeGreaterThan(2); // roots and the level below them
     expect(pack.frames.reduce((n, f) => n + f.bytes.length, 0)).toBeLessThanOrEqual(BOOT_PACK_FRAME_BUDGET);
   });
 
