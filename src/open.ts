@@ -28,6 +28,8 @@ import { READ_AHEAD_BYTES, ReplicaVfs, type ReplicaVfsStats } from './vfs/replic
 import { Writer, type WriterStatus } from './writer.js';
 import { probeConditionalWrites } from './sync/conditional-probe.js';
 import { Hydration, type HydrationEvent, type HydrationStatus } from './hydration.js';
+import type { PackUse } from './boot/cold-plan.js';
+import type { SeedFrame } from './boot/read.js';
 
 /** What opening cost: the listing and tail reads done before the first query. */
 export interface OpenStats {
@@ -37,6 +39,8 @@ export interface OpenStats {
   planFiles: number;
   /** The async store's counters for the listing and the tails. */
   store: StoreStats;
+  /** What the boot pack did (read-only opens; src/boot, issue 14). */
+  pack?: PackUse;
 }
 
 /** Something running beside the connection until close. */
@@ -220,19 +224,26 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
     let plan: RestorePlan | null = null;
     let index: PageIndex;
     let head: { key: string; bytes: Uint8Array } | null = null;
+    let seeds: SeedFrame[] = [];
+    let packUse: PackUse | undefined;
     let probe: Promise<void> = Promise.resolve();
     if (!config.writeEnabled) {
       // Read-only: the worker lists and reads the tails, so the SDK loads once, there,
       // and the main thread's store (the poller's) stays unloaded until its first poll.
       // Meanwhile (worker start-up, round trips, tail parsing) this thread compiles
       // what the first query runs, instead of idling.
-      const planned = sync.planLater({ headBytes: READ_AHEAD_BYTES });
+      const planned = sync.planLater({ headBytes: READ_AHEAD_BYTES, bootPack: true }); // boot pack: issue 14
       try {
         warmUpEngine(() => planned.ready()); // stops early when the plan is there first
       } catch (err) {
         log.warn({ err }, 'open: the engine warm-up failed; the first query compiles what it needs instead');
       }
-      ({ plan, index, head } = planned.take());
+      let frames: SeedFrame[] | undefined;
+      let pack: PackUse | undefined;
+      ({ plan, index, head, frames, pack } = planned.take());
+      if (pack !== undefined) log.debug({ pack }, pack.miss === null ? 'open: boot pack used' : `open: boot pack not used (${pack.miss})`);
+      seeds = frames ?? [];
+      packUse = pack;
     } else {
       // Fencing needs If-None-Match: * honoured; proven while the plan is read (./sync/conditional-probe.ts).
       probe = probeConditionalWrites(store);
@@ -245,8 +256,8 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
         index = PageIndex.empty();
       }
     }
-    const openStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: config.writeEnabled ? store.stats() : sync.storeStats() };
-    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0, probe) : follow(config, store, sync, plan!, index, openStats, t0, head);
+    const openStats: OpenStats = { ms: 0, planFiles: plan?.files.length ?? 0, store: config.writeEnabled ? store.stats() : sync.storeStats(), ...(packUse === undefined ? {} : { pack: packUse }) };
+    const db = config.writeEnabled ? await write(config, store, sync, plan, index, openStats, t0, probe) : follow(config, store, sync, plan!, index, openStats, t0, head, seeds);
     if (config.hydrationPath !== null) startHydration(db, config, storeOptions, options.onHydration);
     return db;
   } catch (err) {
@@ -271,7 +282,7 @@ function prepareLocalState(config: Config): void {
   if (config.hydrationPath !== null) ensurePrivateDir(path.dirname(config.hydrationPath), 'LITESTREAM_HYDRATION_PATH');
 }
 
-function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number, head: { key: string; bytes: Uint8Array } | null): ReplicaDatabase {
+function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: RestorePlan, index: PageIndex, openStats: OpenStats, t0: number, head: { key: string; bytes: Uint8Array } | null, seeds: readonly SeedFrame[] = []): ReplicaDatabase {
   let poller: Poller | null = null;
   let db: ReplicaDatabase | undefined; // the hooks run after it is set
   const vfs: ReplicaVfs = new ReplicaVfs({
@@ -289,6 +300,7 @@ function follow(config: Config, store: ObjectStore, sync: SyncStore, plan: Resto
   });
   registerVfs(vfs);
   if (head !== null) vfs.seed(head.key, head.bytes);
+  vfs.seedFrames(seeds); // boot pack: page 1, the schema, B-tree interiors (issue 14)
   const database: ReplicaDatabase = (db = new ReplicaDatabase(vfs, sync, store, plan, openStats, true)); // open() closes the stores if this throws
   loadSchema(database);
   openStats.ms = performance.now() - t0;

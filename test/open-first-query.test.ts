@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncStore } from '../src/io/sync-store.js';
 import { open } from '../src/open.js';
 import { importDatabase } from '../src/replica/index.js';
+import { BOOT_PACK_KEY } from '../src/boot/read.js';
 import { fileStore, fileUrl, removeTempDirs, tempDir } from './replica/helpers.js';
 
 // better-sqlite3 (an optional dependency, installed here) ships no types: the calls used.
@@ -36,6 +37,7 @@ beforeAll(async () => {
   const dir = path.join(tempDir('first-query'), 'replica');
   const store = fileStore(dir);
   await importDatabase(dbPath, store);
+  await store.deleteMany([BOOT_PACK_KEY]); // the head-and-prefetch path (the boot pack would hold these pages: test/boot/)
   await store.close();
   replicaUrl = fileUrl(dir);
 }, 60_000);

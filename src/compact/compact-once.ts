@@ -20,6 +20,7 @@ import { SNAPSHOT_LEVEL, choosePlan, isReplicaError, listReplica, type LtxFileIn
 import type { ObjectStore } from '../storage/object-store.js';
 import { totalOf } from '../storage/stats.js';
 import { CompactionError } from './errors.js';
+import { writeBootPack } from '../boot/build.js';
 import { type MergedFile, mergeInto } from './merge.js';
 import { type CompactionPolicy, resolvePolicy } from './policy.js';
 import { findOrphans } from './orphans.js';
@@ -223,6 +224,15 @@ export async function compactOnce(store: ObjectStore, options: CompactOnceOption
         report.bytesDeleted += f.size;
       }
       log.info({ files: doomed.length, bytes: report.bytesDeleted, dryRun }, `deleted ${doomed.length} file${doomed.length === 1 ? '' : 's'} that retention allows`);
+    }
+  }
+  // Boot pack hook (issue 14): a pass that wrote a file leaves a pack for the latest plan; best effort.
+  if (!dryRun && report.written.length > 0 && plan) {
+    try {
+      const pack = await writeBootPack(store, plan);
+      log.debug({ ...pack, txid: String(pack.txid) }, 'wrote the boot pack');
+    } catch (err) {
+      warn(`${store.url}: writing the boot pack failed (cold opens read the tails instead): ${(err as Error).message}`);
     }
   }
   return finish();

@@ -58,6 +58,8 @@ export interface PlanTarget {
   timestampMs?: number;
   /** Also fetch the first N bytes of the plan's first file (the snapshot), in parallel with the tails. */
   headBytes?: number;
+  /** Latest plan only: use the boot pack (src/boot, issue 14) for tails and first pages. */
+  bootPack?: boolean;
 }
 
 export type Envelope = Request & { seq: number };

@@ -13,6 +13,8 @@ import { Bridge, type BridgeStats } from './bridge.js';
 import { IoError } from './io-error.js';
 import { PageIndex, type PageIndexData } from '../replica/page-index.js';
 import type { RestorePlan } from '../replica/plan.js';
+import type { PackUse } from '../boot/cold-plan.js';
+import type { SeedFrame } from '../boot/read.js';
 import { errorFromData, type ErrorData, type GetItem, type GetResult, type PlanTarget, type Response, type TestAction } from './protocol.js';
 
 export interface SyncStoreOptions {
@@ -62,6 +64,9 @@ export interface PlanAnswer {
   plan: RestorePlan;
   index: PageIndex;
   head: { key: string; bytes: Uint8Array } | null;
+  /** With `bootPack`: the pack's frames still valid in `index`, and what the pack did (src/boot). */
+  frames?: SeedFrame[];
+  pack?: PackUse;
 }
 
 export class SyncStore {
@@ -137,8 +142,8 @@ export class SyncStore {
     return {
       ready: () => pending.ready(),
       take: () => {
-        const value = this.value(pending.wait()) as { plan: RestorePlan; index: PageIndexData; head?: { key: string; bytes: Uint8Array } | null };
-        return { plan: value.plan, index: PageIndex.fromData(value.index), head: value.head ?? null };
+        const value = this.value(pending.wait()) as { plan: RestorePlan; index: PageIndexData; head?: { key: string; bytes: Uint8Array } | null; frames?: SeedFrame[]; pack?: PackUse };
+        return { plan: value.plan, index: PageIndex.fromData(value.index), head: value.head ?? null, frames: value.frames, pack: value.pack };
       },
     };
   }

@@ -112,16 +112,20 @@ async function run(ch: Channel, req: Envelope, transfer: ArrayBuffer[]): Promise
       const target = req.target.timestampMs === undefined ? { txid: req.target.txid } : { timestamp: new Date(req.target.timestampMs) };
       // The snapshot's head (page 1, the schema, early B-tree roots) in the same round trip as the tails.
       let headP: Promise<{ key: string; bytes: Uint8Array }> | null = null;
-      const { plan, index } = await planRestoreLinked(store, target, {
-        onPlan: (first) => {
+      const planOptions = {
+        onPlan: (first: { key: string; size: number }) => {
           if (req.target.headBytes) headP = store.get(first.key, { range: { offset: 0, length: Math.min(req.target.headBytes, first.size) } }).then((bytes) => ({ key: first.key, bytes }));
         },
-      });
+      };
+      // Boot pack hook (issue 14): the latest plan with the pack's tails and frames (src/boot/cold-plan.ts).
+      const latest = req.target.txid === undefined && req.target.timestampMs === undefined;
+      const cold = req.target.bootPack && latest ? await (await import('../boot/cold-plan.js')).planWithBootPack(store, planOptions) : null;
+      const { plan, index } = cold ?? (await planRestoreLinked(store, target, planOptions));
       const head = headP === null ? null : await (headP as Promise<{ key: string; bytes: Uint8Array }>);
       // Moved, not copied: a 1 GiB database's index is 4 MB of typed arrays, and this worker drops them.
       const data = index.toData();
-      for (const a of [data.fileOf, data.offsets, data.sizes, head?.bytes]) if (a !== undefined) movable(a, transfer);
-      return { plan, index: data, head };
+      for (const a of [data.fileOf, data.offsets, data.sizes, head?.bytes, ...(cold?.frames.map((f) => f.bytes) ?? [])]) if (a !== undefined) movable(a, transfer);
+      return { plan, index: data, head, ...(cold === null ? {} : { frames: cold.frames, pack: cold.use }) };
     }
     case 'put': {
       // The writer's synchronous flush (PRAGMA litestream_sync): same semantics as the async store.

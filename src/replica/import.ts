@@ -10,6 +10,8 @@ import { LtxEncoder, lockPage } from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { totalOf } from '../storage/stats.js';
 import { ReplicaError } from './errors.js';
+import { memorySource, writeBootPack } from '../boot/build.js';
+import { BOOT_PACK_KEY } from '../boot/read.js';
 import { SNAPSHOT_LEVEL, layoutFor } from './layout.js';
 import { formatLitestreamTimestamp, listReplica } from './listing.js';
 
@@ -104,9 +106,12 @@ export async function importDatabase(dbPath: string, store: ObjectStore, options
     closeSync(fd);
   }
 
-  if (existing.length > 0) await store.deleteMany(existing.map((f) => f.key));
+  // Boot pack hook (issue 14): the old database's pack goes first, so that it never describes the new files.
+  await store.deleteMany([BOOT_PACK_KEY, ...existing.map((f) => f.key)]);
   const key = layoutFor(store).fileKey(SNAPSHOT_LEVEL, 1n, 1n);
   await store.putIfAbsent(key, encoded.bytes, { metadata: { 'litestream-timestamp': formatLitestreamTimestamp(timestamp) } });
+  const plan = { url: store.url, txid: 1n, files: [{ level: SNAPSHOT_LEVEL, minTXID: 1n, maxTXID: 1n, key, size: encoded.bytes.length, lastModified: new Date(timestamp) }] };
+  await writeBootPack(store, plan, { source: memorySource(store.url, key, encoded.bytes) }).catch(() => undefined); // best effort: opens read the tail instead
   return {
     url: store.url,
     key,

@@ -399,6 +399,21 @@ export class RemotePages {
   }
 
   /**
+   * Boot pack hook (issue 14): cache frames that came from elsewhere than a range read
+   * (src/boot), each only when the index places its page at that very frame; decoded on use.
+   */
+  seedFrames(frames: readonly { pgno: number; key: string; offset: number; bytes: Uint8Array }[]): number {
+    let seeded = 0;
+    for (const f of frames) {
+      const loc = this.index.lookup(f.pgno);
+      if (loc === undefined || loc.key !== f.key || loc.offset !== f.offset || loc.size !== f.bytes.length || this.cache.has(f.pgno)) continue;
+      this.cache.set(f.pgno, new RawFrame(f.key, f.bytes));
+      seeded++;
+    }
+    return seeded;
+  }
+
+  /**
    * Start fetching the children of the interior B-tree pages among `roots` (those in
    * the cache: a root that would cost a round trip is skipped), without waiting: one
    * parallel batch of range requests, taken at the next miss. A cold lookup then

@@ -474,6 +474,11 @@ export class ReplicaVfs implements Vfs {
     return this.#state.remote.seed(key, bytes);
   }
 
+  /** Boot pack hook (issue 14): cache frames whose location the index names exactly (see RemotePages.seedFrames). */
+  seedFrames(frames: readonly { pgno: number; key: string; offset: number; bytes: Uint8Array }[]): number {
+    return this.#state.remote.seedFrames(frames);
+  }
+
   /**
    * Start fetching the level below these B-tree roots (those already cached) in the
    * background; a cold lookup then starts two levels down. Returns the pages asked for.
