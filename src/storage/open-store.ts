@@ -2,7 +2,7 @@
 //   s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true
 //   file:///absolute/dir
 // Credentials are given by the caller (config.ts reads AWS_* and LITESTREAM_*; this
-// module reads no environment). Without them the SDK's default provider chain applies.
+// module reads no environment). Without them the store reads the AWS_* variables, then (lazily) the SDK's provider chain.
 import { fileURLToPath } from 'node:url';
 import { FileStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
