@@ -243,8 +243,9 @@ describe('open() refusals', () => {
 
   it('fails at once with REPLICA_EMPTY on an empty replica (file:// and S3)', async () => {
     const dir = tempDir('open-empty');
-    for (const attempt of [open({ replicaUrl: fileUrl(dir) }), open({ replicaUrl: testReplicaUrl(uniquePrefix('open-empty')), s3: s3Creds() })]) {
-      const err = await attempt.then(
+    // One at a time: a second open() started early could reject before it is awaited (an unhandled rejection).
+    for (const attempt of [() => open({ replicaUrl: fileUrl(dir) }), () => open({ replicaUrl: testReplicaUrl(uniquePrefix('open-empty')), s3: s3Creds() })]) {
+      const err = await attempt().then(
         () => null,
         (e: unknown) => e,
       );
