@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { link, mkdir, open, readFile, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compareKeys, listAll, type ByteRange, type ObjectBytes, type ListOptions, type ListPage, type ObjectHead, type ObjectInfo, type ObjectStore, type ObjectStream, type PutBody, type PutOptions } from './object-store.js';
 import { StatsCounter, type StoreStats } from './stats.js';
@@ -226,8 +226,13 @@ export class FileStore implements ObjectStore {
   }
 
   /** Sidecar of the file `key` with inode `ino`: `.ltxvfs-meta/<key>#<ino>`. */
-  private metaPath(key: string, ino: number | bigint): string {
-    return join(this.dir, META_DIR, ...key.split('/')) + `#${ino.toString(16)}`;
+  private metaPath(key: string, ino: number): string {
+    return this.metaPrefix(key) + ino.toString(16);
+  }
+
+  /** What every sidecar of `key` starts with: `.ltxvfs-meta/<key>#`. */
+  private metaPrefix(key: string): string {
+    return `${join(this.dir, META_DIR, ...key.split('/'))}#`;
   }
 
   private async readMeta(key: string, ino: number): Promise<Record<string, string>> {
@@ -252,12 +257,12 @@ export class FileStore implements ObjectStore {
 
   /** Remove the sidecars of `key`, except the one of inode `keep`. */
   private async dropMeta(key: string, keep?: number): Promise<void> {
-    const base = this.metaPath(key, 0).replace(/#0$/, '#');
-    const names = await readdir(dirname(base)).catch(() => [] as string[]);
-    const prefix = base.slice(dirname(base).length + 1);
+    const dir = dirname(this.metaPrefix(key));
+    const prefix = basename(this.metaPrefix(key));
+    const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
       if (!name.startsWith(prefix) || (keep !== undefined && name === prefix + keep.toString(16))) continue;
-      await unlink(join(dirname(base), name)).catch(() => undefined);
+      await unlink(join(dir, name)).catch(() => undefined);
     }
   }
 
