@@ -228,8 +228,8 @@ export async function open(options: OpenDatabaseOptions = {}): Promise<ReplicaDa
     let packUse: PackUse | undefined;
     let probe: Promise<void> = Promise.resolve();
     if (!config.writeEnabled) {
-      // Read-only: the worker lists and reads the tails, so the SDK loads once, there,
-      // and the main thread's store (the poller's) stays unloaded until its first poll.
+      // Read-only: the worker lists and reads the tails (or takes them from the boot pack),
+      // and the main thread's store (the poller's) stays idle until its first poll.
       // Meanwhile (worker start-up, round trips, tail parsing) this thread compiles
       // what the first query runs, instead of idling.
       const planned = sync.planLater({ headBytes: READ_AHEAD_BYTES, bootPack: true }); // boot pack: issue 14
