@@ -16,10 +16,11 @@ import { pagesToPack } from './btree-walk.js';
 import { encodeBootPack, type BootPack, type PackedFile, type PackedFrame } from './format.js';
 import { BOOT_PACK_KEY, framesFor, readBootPack, tailCacheFrom } from './read.js';
 
-// 2 MiB of frames: a 1 GiB table+index database of 4 KiB pages has ~1-3 MB of interior
-// pages before LZ4; 2 MiB holds every level but the lowest ones, and on a 20 ms /
-// 50 MB/s link adds ~40 ms to a GET that runs beside the listing anyway.
-export const BOOT_PACK_FRAME_BUDGET = 2 * 1024 * 1024;
+// 4 MiB of frames: the bench's 1 GiB table+index database (4 KiB pages, 3.84 M rows)
+// has 832 interior pages, 3.4 MB before LZ4; 2 MiB left out the table's lowest interior
+// level, one more round trip per lookup. 4 MiB holds every interior page up to ~1.5 GiB
+// of such data, and on a 100 MiB/s link costs ~20 ms more in a GET beside the listing.
+export const BOOT_PACK_FRAME_BUDGET = 4 * 1024 * 1024;
 // After the B-tree pages, up to 256 KiB of the first pages: what open() read as the
 // snapshot's head before (READ_AHEAD_BYTES), so a small database still needs no page read.
 const HEAD_FILL_BYTES = 256 * 1024;
