@@ -6,7 +6,7 @@
 // file that carried them, a follower seeing them), and hydrate (first row at once,
 // the switch to a local copy, lookups per second before and after). Each step is one
 // function over a shared context.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -248,6 +248,7 @@ Options:
     const rows = values.rows === undefined ? DEFAULT_ROWS : Number(values.rows);
     if (!Number.isSafeInteger(rows) || rows < 1) throw new UsageError(`--rows must be a positive integer, got ${String(values.rows)}`);
     const dir = typeof values.dir === 'string' ? resolve(values.dir) : mkdtempSync(join(tmpdir(), 'ltxvfs-demo-'));
+    mkdirSync(dir, { recursive: true }); // --dir may name a directory that does not exist yet
     const temp = values.dir === undefined && !values.keep;
     const say = (line: string) => {
       if (!values.json) io.out(line);
