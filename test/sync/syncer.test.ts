@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeLtx, HEADER_FLAG_NO_CHECKSUM } from '../../src/ltx/index.js';
 import { layoutFor, listLevel, planRestore, restore } from '../../src/replica/index.js';
+import { recordMetadata } from '../../src/replica/checksum-record.js';
 import { FileStore } from '../../src/storage/file-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { S3Store } from '../../src/storage/s3-store.js';
@@ -220,10 +221,10 @@ describe('reconcileBuffer', () => {
     // A crash between the PUT and markSynced: the upload record tells it is ours.
     buffer.append(db.step('INSERT INTO t VALUES (1)'));
     const batch = buffer.batch()!;
-    const enc = encodeBatch(batch, PS);
+    const { encoded: enc, record } = encodeBatch(batch, PS);
     const key = layoutFor(store).fileKey(0, batch.minTXID, batch.maxTXID);
-    buffer.recordUpload({ key, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, postApplyChecksum: enc.postApplyChecksum, fileChecksum: enc.fileChecksum });
-    await store.putIfAbsent(key, enc.bytes);
+    buffer.recordUpload({ key, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, postApplyChecksum: record?.post ?? null, fileChecksum: enc.fileChecksum });
+    await store.putIfAbsent(key, enc.bytes, { metadata: record ? recordMetadata(record) : undefined });
     buffer.close();
     buffer = openBuffer(store, dir);
     const r2 = await reconcileBuffer(store, buffer, quiet);
