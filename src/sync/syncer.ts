@@ -1,5 +1,6 @@
-// The syncer: about once an interval, when no write transaction is open, every
-// commit since the last sync becomes ONE L0 LTX file, uploaded with If-None-Match: *.
+// The syncer: about once an interval, when no write transaction is open, the commits
+// of the oldest unsynced TXID (./write-buffer.ts: commits share a TXID until a batch
+// freezes it) become ONE L0 LTX file N-N, uploaded with If-None-Match: *.
 // Only after the store confirms does the buffer drop those commits. The batch is
 // taken and encoded synchronously, so appends go on while the PUT is in flight.
 //
@@ -12,8 +13,9 @@
 //
 // Fencing: a conditional put that finds the key taken by a different file means a
 // second writer: state 'fenced' at once, the buffer refuses appends, commits stay.
-// If-None-Match guards one key only, and two writers with different batches write
-// different keys (5-6 vs 5-7), so after each put the syncer lists L0 past its base
+// If-None-Match guards one key only. Two of our writers on one base race for the same
+// key (N-N), but files of older writers or other tools may cover the same TXIDs under
+// other keys (5-6 vs 5-7), so after each put the syncer lists L0 past its base
 // (and every level on the first sync and after a quiet spell). Rivals that start at
 // our minTXID and end later (a higher key) lose to us, if their writer saw us: it
 // then deletes its file, and we wait up to RIVAL_WAIT_MS for that. A rival that does
