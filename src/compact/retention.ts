@@ -63,7 +63,7 @@ export function selectDeletions(
   }
   if (base) {
     for (const f of files) {
-      if (f === base || out.has(f.key)) continue;
+      if (f === base || f === newestL0 || out.has(f.key)) continue; // the newest L0 file stays (above)
       if (f.level === SNAPSHOT_LEVEL ? f.maxTXID < base.maxTXID : f.maxTXID <= base.maxTXID) {
         if (timeOf(f) <= horizon) out.set(f.key, { file: f, reason: 'retention' });
         else later(timeOf(f) + keep);
