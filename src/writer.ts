@@ -10,6 +10,7 @@ import type { SyncStore } from './io/sync-store.js';
 import { decodeLtx, type EncodedLtx } from './ltx/index.js';
 import { log } from './log.js';
 import { planRestoreLinked } from './replica/linked-plan.js';
+import { postWithRecord, withRecord, type ChecksumRecord } from './replica/checksum-record.js';
 import { redactUrl } from './redact.js';
 import { ensurePrivateDir } from './private-fs.js';
 import type { PageIndex } from './replica/page-index.js';
@@ -88,7 +89,7 @@ export class Writer {
       buffer,
       intervalMs: config.syncInterval,
       log,
-      onSynced: (f) => writer?.synced(f.key, f.encoded),
+      onSynced: (f) => writer?.synced(f.key, f.encoded, f.record),
     });
     const compactor = new CompactionScheduler(store, {
       log,
@@ -186,13 +187,13 @@ export class Writer {
     log.debug({ txid: String(txid), done }, 'writer: page index re-pointed to the compacted files');
   }
 
-  private synced(key: string, encoded: EncodedLtx): void {
+  private synced(key: string, encoded: EncodedLtx, record: ChecksumRecord | null): void {
     const vfs = this.#vfs;
     if (vfs === null) return;
     // We hold the pages we just uploaded: cache them instead of fetching them back.
     const pages = new Map<number, Uint8Array>();
     for (const p of decodeLtx(encoded.bytes).pages) pages.set(p.pgno, p.data);
-    vfs.synced({ key, header: encoded.header, entries: encoded.index, postApplyChecksum: encoded.postApplyChecksum }, pages);
+    vfs.synced({ key, header: withRecord(encoded.header, record), entries: encoded.index, postApplyChecksum: postWithRecord(encoded.postApplyChecksum, record) }, pages);
   }
 }
 

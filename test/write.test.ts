@@ -5,9 +5,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Database } from '../src/engine/index.js';
-import { decodeLtx, hasChecksums } from '../src/ltx/index.js';
+import { HEADER_FLAG_NO_CHECKSUM, decodeLtx, hasChecksums } from '../src/ltx/index.js';
 import { open, type ReplicaDatabase } from '../src/open.js';
-import { listReplica, restore } from '../src/replica/index.js';
+import { listReplica, readLtxHeader, restore } from '../src/replica/index.js';
+import { parseRecord, type ChecksumRecord } from '../src/replica/checksum-record.js';
 import { FileStore } from '../src/storage/file-store.js';
 import { S3Store } from '../src/storage/s3-store.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
@@ -55,12 +56,13 @@ describe.each(targets)('the writer on %s', (_kind, make) => {
       db.exec('COMMIT');
       // Read-your-writes before any sync.
       expect(one(db, 'SELECT count(*) FROM items')).toBe(500);
-      expect(db.writerStatus()!.txid).toEqual({ committed: 2n, synced: 0n });
-      expect(one(db, 'PRAGMA litestream_sync')).toBe('2'); // waits: TXID 2 is in object storage
-      expect(db.writerStatus()!.txid).toEqual({ committed: 2n, synced: 2n });
+      // A TXID is one upload: both commits (CREATE TABLE, the inserts) share the pending TXID 1.
+      expect(db.writerStatus()!.txid).toEqual({ committed: 1n, synced: 0n });
+      expect(one(db, 'PRAGMA litestream_sync')).toBe('1'); // waits: TXID 1 is in object storage
+      expect(db.writerStatus()!.txid).toEqual({ committed: 1n, synced: 1n });
       await db.sync();
-      expect(one(db, 'PRAGMA litestream_sync')).toBe('2');
-      expect(one(db, 'PRAGMA litestream_txid')).toBe('2');
+      expect(one(db, 'PRAGMA litestream_sync')).toBe('1');
+      expect(one(db, 'PRAGMA litestream_txid')).toBe('1');
       // ... and after it, when the pages come from the replica.
       db.clearCache();
       expect(one(db, 'SELECT count(*) FROM items')).toBe(500);
@@ -73,8 +75,11 @@ describe.each(targets)('the writer on %s', (_kind, make) => {
       db.exec('BEGIN'); // a rollback leaves nothing behind
       db.run('DELETE FROM items');
       db.exec('ROLLBACK');
+      // Three more commits, one TXID (2) until the sync uploads it.
+      expect(db.writerStatus()!.txid).toEqual({ committed: 2n, synced: 1n });
       await db.sync();
-      expect(one(db, 'PRAGMA litestream_txid')).toBe('5');
+      expect(one(db, 'PRAGMA litestream_txid')).toBe('2');
+      expect(db.writerStatus()!.txid).toEqual({ committed: 2n, synced: 2n });
       expect(db.replicaStats().commits).toBe(5);
       expect(db.get('PRAGMA integrity_check')).toEqual({ integrity_check: 'ok' });
       view = await contentOf(db);
@@ -83,20 +88,31 @@ describe.each(targets)('the writer on %s', (_kind, make) => {
       await db.close();
     }
 
-    // What the syncer wrote: a snapshot at TXID 1..2, then one L0 file for 3..5, each strictly valid.
+    // What the syncer wrote: a snapshot at TXID 1, then one L0 file for TXID 2 (three commits), each strictly valid.
     const store = t.store();
     try {
       const files = (await listReplica(store)).filter((f) => f.level === 0);
-      expect(files.map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(['1-2', '3-5']);
+      expect(files.map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(['1-1', '2-2']);
+      const records: (ChecksumRecord | null)[] = [];
       for (const f of files) {
-        const d = decodeLtx(await store.get(f.key));
+        const got = await store.getWithMetadata(f.key);
+        const d = decodeLtx(got.bytes);
         expect(d.header.maxTXID).toBe(f.maxTXID);
-        // The writer tracks the database checksum, so every file carries pre/post-apply checksums.
-        expect(hasChecksums(d.header)).toBe(true);
+        // Litestream's format: NoChecksum flag, no checksums in the file, WAL fields 32 + 0.
+        expect(d.header).toMatchObject({ flags: HEADER_FLAG_NO_CHECKSUM, preApplyChecksum: 0n, walOffset: 32n, walSize: 0n });
+        expect(d.trailer.postApplyChecksum).toBe(0n);
+        // The writer tracks the database checksum: it is recorded beside every file.
+        const rec = parseRecord(got.metadata);
+        expect(rec).not.toBeNull();
+        expect(hasChecksums(await readLtxHeader(store, f.key))).toBe(true);
+        records.push(rec);
       }
+      // The snapshot starts from nothing; the next file starts where it ended.
+      expect(records[0]!.pre).toBe(0n);
+      expect(records[1]!.pre).toBe(records[0]!.post);
       const out = path.join(tempDir('write-restore'), 'restored.db');
       const result = await restore(store, {}, out);
-      expect(result.txid).toBe(5n);
+      expect(result.txid).toBe(2n);
       const restored = new Database(out, { readOnly: true });
       try {
         expect(restored.all('SELECT id, name, n FROM items ORDER BY id')).toEqual(view);
@@ -116,7 +132,7 @@ describe.each(targets)('the writer on %s', (_kind, make) => {
       expect(await contentOf(again)).toEqual(view);
       again.run('INSERT INTO items(name, n) VALUES (?, ?)', ['after-reopen', -1]);
       await again.sync();
-      expect(one(again, 'PRAGMA litestream_txid')).toBe('6');
+      expect(one(again, 'PRAGMA litestream_txid')).toBe('3');
       await follower.refresh();
       expect(follower.get('SELECT n FROM items WHERE name = ?', ['after-reopen'])).toEqual({ n: -1 });
       expect(() => follower.run('DELETE FROM items')).toThrow(/read-only|readonly/);

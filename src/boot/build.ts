@@ -6,11 +6,12 @@
 // only the files it shares with a newer plan are used (./read.ts), so it costs tail
 // reads, never a wrong page.
 import { decodeHeader, decodePageFrame } from '../ltx/index.js';
+import { withRecord } from '../replica/checksum-record.js';
 import { readLtxHeader } from '../replica/listing.js';
 import { buildPageIndex, type FileIndex, type PageIndex, type TailCache } from '../replica/page-index.js';
 import type { RestorePlan } from '../replica/plan.js';
 import { mapLimit } from '../replica/pool.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ByteRange, ObjectStore } from '../storage/object-store.js';
 import { StoreError } from '../storage/store-error.js';
 import { pagesToPack } from './btree-walk.js';
 import { encodeBootPack, type BootPack, type PackedFile, type PackedFrame } from './format.js';
@@ -39,19 +40,17 @@ export interface WriteBootPackResult {
 }
 
 /** Where the plan's bytes are read from: the store, or (import) the file just written, held in memory. */
-export type PackSource = Pick<ObjectStore, 'url' | 'get'>;
+export type PackSource = Pick<ObjectStore, 'url' | 'get' | 'getWithMetadata'>;
 
-/** One file's bytes as a PackSource (no pack beside it): import builds its pack without reading back what it wrote. */
-export function memorySource(url: string, key: string, bytes: Uint8Array): PackSource {
-  return {
-    url,
-    get: async (k, options) => {
-      if (k !== key) throw new StoreError('NOT_FOUND', 'get', k, `${k}: not in memory`);
-      const r = options?.range;
-      if (r === undefined) return bytes;
-      return 'suffix' in r ? bytes.subarray(Math.max(0, bytes.length - r.suffix)) : bytes.subarray(r.offset, r.offset + r.length);
-    },
+/** One file's bytes and metadata as a PackSource (no pack beside it): import builds its pack without reading back what it wrote. */
+export function memorySource(url: string, key: string, bytes: Uint8Array, metadata: Record<string, string> = {}): PackSource {
+  const get = async (k: string, options?: { range?: ByteRange }) => {
+    if (k !== key) throw new StoreError('NOT_FOUND', 'get', k, `${k}: not in memory`);
+    const r = options?.range;
+    if (r === undefined) return bytes;
+    return 'suffix' in r ? bytes.subarray(Math.max(0, bytes.length - r.suffix)) : bytes.subarray(r.offset, r.offset + r.length);
   };
+  return { url, get, getWithMetadata: async (k, options) => ({ bytes: await get(k, options), metadata }) };
 }
 
 /** Build the pack for `plan` (the latest state) from `source` (default: the store) and PUT it; `budget` bytes of frames at most. */
@@ -63,7 +62,7 @@ export async function writeBootPack(store: ObjectStore, plan: RestorePlan, optio
 }
 
 export async function buildBootPack(source: PackSource, plan: RestorePlan, budget = BOOT_PACK_FRAME_BUDGET): Promise<BootPack> {
-  const store = source as ObjectStore; // only `get` is used (buildPageIndex, header and frame reads)
+  const store = source as ObjectStore; // only `get` and `getWithMetadata` are used (buildPageIndex, header and frame reads)
   const previous = await readBootPack(store);
   const reuse = 'pack' in previous ? tailCacheFrom(previous.pack, plan.files) : null;
   const cache: TailCache = reuse?.cache ?? new Map();
@@ -72,7 +71,7 @@ export async function buildBootPack(source: PackSource, plan: RestorePlan, budge
     plan.files.map(async (f) => {
       const tail = (await cache.get(f.key)) as FileIndex;
       const cachedHeader = cache.get(`${f.key}#header`) as Promise<PackedFile['header']> | undefined;
-      const header = tail.whole !== null ? decodeHeader(tail.whole) : await (cachedHeader ?? readLtxHeader(store, f.key));
+      const header = tail.whole !== null ? withRecord(decodeHeader(tail.whole), tail.record) : await (cachedHeader ?? readLtxHeader(store, f.key));
       return { key: f.key, size: f.size, header, columns: tail.columns, postApplyChecksum: tail.postApplyChecksum, fileChecksum: tail.fileChecksum, whole: tail.whole };
     }),
   );

@@ -49,6 +49,8 @@ export function tailCacheFrom(pack: BootPack, listed: readonly Pick<LtxFileInfo,
       whole: f.whole,
       postApplyChecksum: f.postApplyChecksum,
       fileChecksum: f.fileChecksum,
+      // The pack keeps the effective header (checksums inline or from the record), so its checksums are the record.
+      record: f.postApplyChecksum === 0n ? null : { pre: f.header.preApplyChecksum, post: f.postApplyChecksum },
     };
     cache.set(f.key, Promise.resolve(index));
     cache.set(`${f.key}#header`, Promise.resolve(f.header));

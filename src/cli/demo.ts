@@ -124,7 +124,7 @@ function countOf(stats: StoreStats): { requests: number; bytes: number; detail: 
   return { requests, bytes: totalOf(stats, 'bytes'), detail: `${requests} request${requests === 1 ? '' : 's'}${parts.length ? ` (${parts.join(', ')})` : ''}` };
 }
 
-/** Write mode: commits return at local speed, a sync ships them as one L0 file, the reader of step 3 sees them. */
+/** Write mode: commits return at local speed, a sync ships them as one L0 file (one TXID), the reader of step 3 sees them. */
 const writeReplica: DemoStep = {
   name: 'write',
   async run(ctx) {
@@ -157,7 +157,7 @@ const writeReplica: DemoStep = {
       ctx.results.write = { commits: commitsUs.length, commitMedianUs: median, syncMs, txid, file: file && { key: file.key, bytes: file.size, minTXID: file.minTXID, maxTXID: file.maxTXID }, followerSaw: seen, followerMs: followMs };
       return [
         `opened it for writing (LITESTREAM_WRITE_ENABLED=true) and committed 5 rows: ${median.toFixed(0)} µs a commit (median), durable in the local buffer`,
-        `  sync: ${file ? `${file.key} (${formatBytes(file.size)}) carried TXIDs ${file.minTXID}..${file.maxTXID}` : 'no L0 file found'}, in ${syncMs.toFixed(0)} ms`,
+        `  sync: ${file ? `${file.key} (${formatBytes(file.size)}) carried the ${commitsUs.length} commits as ${file.minTXID === file.maxTXID ? `TXID ${file.maxTXID}` : `TXIDs ${file.minTXID}..${file.maxTXID}`}` : 'no L0 file found'}, in ${syncMs.toFixed(0)} ms`,
         `  the reader from step 3 polled and saw row ${next + 4} in ${followMs.toFixed(1)} ms: ${JSON.stringify(seen)}`,
       ].join('\n');
     } finally {

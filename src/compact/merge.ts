@@ -2,11 +2,15 @@
 // memory at a time, the next chunk prefetched), k-way merge them with compactLtx,
 // and create the output with If-None-Match: * and the litestream-timestamp
 // metadata. The merged output is held in memory until it is uploaded (one PUT).
-// Before that PUT, adjacent inputs that carry checksums must link (each one's
-// pre-apply checksum is the previous one's post-apply checksum): a chain that does
-// not is two writers' histories spliced together, and is refused.
+// Before that PUT, adjacent inputs that carry checksums (inline, or recorded beside
+// the file: ../replica/checksum-record.ts) must link (each one's pre-apply checksum is
+// the previous one's post-apply checksum): a chain that does not is two writers'
+// histories spliced together, and is refused. The output has the NoChecksum flag, as
+// Litestream's compactions (it refuses files with checksums); when every input has
+// checksums, the output's are recorded beside it.
 import { HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, TRAILER_SIZE, compactLtx, decodeHeader, hasChecksums, hex64, type LtxHeader } from '../ltx/index.js';
 import { formatLitestreamTimestamp, layoutFor, readLtxHeader, type LtxFileInfo } from '../replica/index.js';
+import { parseRecord, postWithRecord, recordMetadata, withRecord, type ChecksumRecord } from '../replica/checksum-record.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
@@ -50,33 +54,39 @@ export async function mergeInto(store: ObjectStore, level: number, inputs: reado
 
   const chunk = options.chunkBytes ?? MERGE_CHUNK_BYTES;
   const read = options.onRead ?? (() => undefined);
+  const records: (ChecksumRecord | null)[] = inputs.map(() => null);
   const getRange = async (f: LtxFileInfo, offset: number): Promise<Uint8Array> => {
     const whole = offset === 0 && f.size <= chunk;
-    const bytes = whole ? await store.get(f.key) : await store.get(f.key, { range: { offset, length: Math.min(chunk, f.size - offset) } });
-    read(bytes.length);
-    return bytes;
+    const got = await store.getWithMetadata(f.key, whole ? {} : { range: { offset, length: Math.min(chunk, f.size - offset) } });
+    if (offset === 0) records[inputs.indexOf(f)] = parseRecord(got.metadata);
+    read(got.bytes.length);
+    return got.bytes;
   };
   // First chunks in parallel: the headers say whether checksums can be kept and must match the names.
   const firsts = await mapLimit(inputs, HEADER_CONCURRENCY, (f) => getRange(f, 0));
-  const headers = firsts.map((bytes, i) => checkHeader(store, inputs[i], bytes));
+  const headers = firsts.map((bytes, i) => withRecord(checkHeader(store, inputs[i], bytes), records[i]));
   // Each input's last 16 bytes (its trailer) as they stream past: no extra request.
   const tails: Uint8Array[] = inputs.map(() => new Uint8Array(0));
   const sources = inputs.map((f, i) => chunks(f, firsts[i], chunk, getRange, (bytes) => (tails[i] = lastBytes(tails[i], bytes, TRAILER_SIZE))));
-  // Keep checksums only when every input has them (Litestream writes none: NoChecksum).
-  const flags = headers.every(hasChecksums) ? 0 : HEADER_FLAG_NO_CHECKSUM;
   let merged;
   try {
-    merged = await compactLtx(sources, { flags });
+    merged = await compactLtx(sources, { flags: HEADER_FLAG_NO_CHECKSUM });
   } catch (err) {
     throw new CompactionError(`${store.url}: merging ${inputs.length} file${inputs.length === 1 ? '' : 's'} (${inputs[0].key} .. ${inputs[inputs.length - 1].key}) into ${key} failed: ${(err as Error).message}`, { cause: err });
   }
   // Every input was read to its end (and its file checksum verified), so the trailers are whole.
-  checkLinks(store, inputs, headers, tails, key);
+  const posts = tails.map((t, i) => postWithRecord(trailerPost(t), records[i]));
+  checkLinks(store, inputs, headers, posts, key);
   const timestamp = Number(merged.header.timestamp);
+  // Kept only when every input has them (Litestream's files have none).
+  const record = headers.every(hasChecksums) && posts[posts.length - 1] !== 0n ? { pre: headers[0].preApplyChecksum, post: posts[posts.length - 1] } : null;
   try {
     // S3 only: file:// would set the file's mtime from it, and retention needs the
     // time the file was written (when it started covering its inputs), not its data's.
-    const metadata = store.url.startsWith('file:') ? undefined : { 'litestream-timestamp': formatLitestreamTimestamp(timestamp) };
+    const metadata = {
+      ...(store.url.startsWith('file:') ? {} : { 'litestream-timestamp': formatLitestreamTimestamp(timestamp) }),
+      ...(record ? recordMetadata(record) : {}),
+    };
     await store.putIfAbsent(key, merged.bytes, { metadata });
   } catch (err) {
     if (!isStoreError(err, 'PRECONDITION_FAILED')) throw err;
@@ -106,13 +116,12 @@ function checkHeader(store: ObjectStore, f: LtxFileInfo, first: Uint8Array): Ltx
 }
 
 /** Adjacent inputs with checksums must link: inputs[i]'s pre-apply checksum is inputs[i-1]'s post-apply one. */
-function checkLinks(store: ObjectStore, inputs: readonly LtxFileInfo[], headers: readonly LtxHeader[], tails: readonly Uint8Array[], key: string): void {
+function checkLinks(store: ObjectStore, inputs: readonly LtxFileInfo[], headers: readonly LtxHeader[], posts: readonly bigint[], key: string): void {
   for (let i = 1; i < inputs.length; i++) {
     const prev = headers[i - 1];
     const cur = headers[i];
-    if (!hasChecksums(prev) || !hasChecksums(cur) || cur.minTXID !== prev.maxTXID + 1n) continue;
-    const t = tails[i - 1];
-    const post = new DataView(t.buffer, t.byteOffset, TRAILER_SIZE).getBigUint64(0); // postApplyChecksum, then fileChecksum
+    const post = posts[i - 1];
+    if (!hasChecksums(prev) || !hasChecksums(cur) || cur.minTXID !== prev.maxTXID + 1n || post === 0n) continue;
     if (cur.preApplyChecksum !== post) {
       throw new CompactionError(
         `${store.url}: ${inputs[i].key} does not continue ${inputs[i - 1].key}: its pre-apply checksum is ${hex64(cur.preApplyChecksum)}, ` +
@@ -120,6 +129,11 @@ function checkLinks(store: ObjectStore, inputs: readonly LtxFileInfo[], headers:
       );
     }
   }
+}
+
+/** The post-apply checksum in a trailer (its first 8 bytes; then the file checksum). */
+function trailerPost(t: Uint8Array): bigint {
+  return new DataView(t.buffer, t.byteOffset, TRAILER_SIZE).getBigUint64(0);
 }
 
 /** The last `n` bytes of `before` followed by `bytes`. */

@@ -13,6 +13,7 @@
 // L1 stops before them (select.ts).
 import { HEADER_SIZE, TRAILER_SIZE, decodeHeader, hasChecksums } from '../ltx/index.js';
 import { trailerPostApply, type LtxFileInfo } from '../replica/index.js';
+import { parseRecord, withRecord } from '../replica/checksum-record.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
@@ -74,13 +75,14 @@ export async function readChainSums(store: ObjectStore, files: readonly LtxFileI
   const read = await mapLimit(wanted, READ_CONCURRENCY, async ({ key, trailer }): Promise<[string, ChainSums] | null> => {
     const f = byKey.get(key)!;
     try {
-      const head = await store.get(key, { range: { offset: 0, length: HEADER_SIZE } });
-      onRead(head.length);
-      const h = decodeHeader(head);
+      const head = await store.getWithMetadata(key, { range: { offset: 0, length: HEADER_SIZE } });
+      onRead(head.bytes.length);
+      const record = parseRecord(head.metadata);
+      const h = withRecord(decodeHeader(head.bytes), record);
       if (h.minTXID !== f.minTXID || h.maxTXID !== f.maxTXID) return null;
       if (!hasChecksums(h)) return [key, { pre: null, post: null }];
-      let post: bigint | null = null;
-      if (trailer) {
+      let post: bigint | null = record?.post ?? null; // recorded beside the file: no trailer read
+      if (trailer && post === null) {
         const tail = await store.get(key, { range: { suffix: TRAILER_SIZE } });
         onRead(tail.length);
         post = trailerPostApply(tail);

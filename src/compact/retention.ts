@@ -4,6 +4,8 @@
 // Every delay below is at least the readers' grace (`readerGraceMs`).
 // - L0: once an L1 file covers it and that L1 file is at least `l0RetentionMs` old
 //   (Litestream keeps L0 a few minutes after compaction so followers polling L0 catch up).
+//   The newest L0 file always stays: a Litestream primary taking over reads its position
+//   from it (the newest L0 file, opened by its N-N name) and fails without one.
 // - The base snapshot is the newest L9 snapshot at least `retentionMs` old: every state
 //   from it on stays restorable. Older snapshots go, and so do files at any level that
 //   end at or before the base's TXID and are themselves older than `retentionMs`.
@@ -41,8 +43,9 @@ export function selectDeletions(
   const l0Keep = Math.max(policy.l0RetentionMs, grace);
   const keep = Math.max(policy.retentionMs, grace);
   const l1 = files.filter((f) => f.level === 1);
+  const newestL0 = files.reduce<LtxFileInfo | null>((m, f) => (f.level === 0 && (m === null || f.maxTXID > m.maxTXID) ? f : m), null);
   for (const f of files) {
-    if (f.level !== 0) continue;
+    if (f.level !== 0 || f === newestL0) continue;
     // The earliest-written covering L1 file starts the clock.
     let covered: number | undefined;
     for (const g of l1) if (g.minTXID <= f.minTXID && f.maxTXID <= g.maxTXID) covered = Math.min(covered ?? Infinity, timeOf(g));
@@ -60,7 +63,7 @@ export function selectDeletions(
   }
   if (base) {
     for (const f of files) {
-      if (f === base || out.has(f.key)) continue;
+      if (f === base || f === newestL0 || out.has(f.key)) continue; // the newest L0 file stays (above)
       if (f.level === SNAPSHOT_LEVEL ? f.maxTXID < base.maxTXID : f.maxTXID <= base.maxTXID) {
         if (timeOf(f) <= horizon) out.set(f.key, { file: f, reason: 'retention' });
         else later(timeOf(f) + keep);

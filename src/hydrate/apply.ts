@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { openPrivateAsync } from '../private-fs.js';
 import type { Logger } from 'pino';
 import { DatabaseChecksum, LtxDecoder, hasChecksums, hex64, isSnapshot, lockPage, pageChecksum, type DecodedLtx } from '../ltx/index.js';
+import { parseRecord, postWithRecord, withRecord, type ChecksumRecord } from '../replica/checksum-record.js';
 import type { LtxFileInfo } from '../replica/listing.js';
 import { mapLimit } from '../replica/pool.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -34,16 +35,20 @@ async function fetchDecoded(fetcher: Fetcher, f: LtxFileInfo, chunkBytes: number
   for (let attempt = 1; ; attempt++) {
     const ranges: { offset: number; length: number }[] = [];
     for (let off = 0; off === 0 || off < f.size; off += chunkBytes) ranges.push({ offset: off, length: Math.min(chunkBytes, f.size - off) });
+    let record: ChecksumRecord | null = null;
     const parts = await mapLimit(ranges, concurrency, (r) =>
-      fetcher.get(f.key, ranges.length === 1 ? undefined : r, (b) => {
+      fetcher.get(f.key, ranges.length === 1 ? undefined : r, (b, metadata) => {
         if (b.length !== r.length) throw new Error(`got ${b.length} bytes, expected ${r.length}`);
+        if (r.offset === 0) record = parseRecord(metadata);
         return b;
       }),
     );
     try {
       const d = new LtxDecoder();
       const pages = parts.flatMap((p) => d.write(p));
-      return { ...d.end(), pages };
+      const s = d.end();
+      // As if the checksums recorded beside the file were in it.
+      return { ...s, header: withRecord(s.header, record), trailer: { ...s.trailer, postApplyChecksum: postWithRecord(s.trailer.postApplyChecksum, record) }, pages };
     } catch (err) {
       fetcher.stats.corruptFetches++;
       if (attempt >= CORRUPT_ATTEMPTS) {

@@ -10,7 +10,7 @@
 // for the rest.
 import type { Logger } from 'pino';
 import { backoffDelay, type RetryPolicy } from '../storage/retry.js';
-import type { ByteRange, ObjectStore, ObjectStream } from '../storage/object-store.js';
+import type { ByteRange, ObjectBytes, ObjectStore, ObjectStream } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
 import { HydrationError } from './errors.js';
 
@@ -57,21 +57,21 @@ export class Fetcher {
    * result or throws when the bytes are damaged. Retries as described above;
    * `corrupt` counts damaged fetches of these bytes the caller already made.
    */
-  async get<T>(key: string, range: ByteRange | undefined, validate: (bytes: Uint8Array) => T, corrupt = 0): Promise<T> {
+  async get<T>(key: string, range: ByteRange | undefined, validate: (bytes: Uint8Array, metadata: Record<string, string>) => T, corrupt = 0): Promise<T> {
     let storeFailures = 0;
     for (;;) {
       this.throwIfAborted();
-      let bytes: Uint8Array;
+      let got: ObjectBytes;
       try {
         this.stats.requests++;
-        bytes = await this.store.get(key, range ? { range } : undefined);
-        this.stats.bytes += bytes.length;
+        got = await this.store.getWithMetadata(key, range ? { range } : undefined);
+        this.stats.bytes += got.bytes.length;
       } catch (err) {
         await this.storeFailed(key, err, ++storeFailures);
         continue;
       }
       try {
-        return validate(bytes);
+        return validate(got.bytes, got.metadata);
       } catch (err) {
         if (err instanceof HydrationError && err.code !== 'HYDRATE_CORRUPT') throw err;
         await this.corrupted(key, range, err, ++corrupt);

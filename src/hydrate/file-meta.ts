@@ -4,6 +4,7 @@
 // later compares both with the bytes it checksums: metadata damaged in transit
 // surfaces as a mismatch and the file's metadata is fetched again.
 import { HEADER_SIZE, LtxError, decodeHeader, lockPage, readTailIndex, type LtxHeader, type PageIndexEntry } from '../ltx/index.js';
+import { parseRecord, postWithRecord, withRecord, type ChecksumRecord } from '../replica/checksum-record.js';
 import type { LtxFileInfo } from '../replica/listing.js';
 import type { Fetcher } from './fetcher.js';
 
@@ -16,6 +17,7 @@ const END_MARKER = 6;
 
 export interface FileMeta {
   file: LtxFileInfo;
+  /** As if the checksums recorded beside the file were in it (../replica/checksum-record.ts). */
   header: LtxHeader;
   headerBytes: Uint8Array;
   entries: PageIndexEntry[];
@@ -37,8 +39,8 @@ function checkedHeader(file: LtxFileInfo, bytes: Uint8Array): LtxHeader {
   return header;
 }
 
-function parse(file: LtxFileInfo, headerBytes: Uint8Array, tail: Uint8Array, whole: Uint8Array | null): FileMeta | { needBytes: number } {
-  const header = checkedHeader(file, headerBytes);
+function parse(file: LtxFileInfo, headerBytes: Uint8Array, record: ChecksumRecord | null, tail: Uint8Array, whole: Uint8Array | null): FileMeta | { needBytes: number } {
+  const header = withRecord(checkedHeader(file, headerBytes), record);
   const idx = readTailIndex(tail, file.size);
   if (!idx.ok) return { needBytes: idx.needBytes };
   const lock = lockPage(header.pageSize);
@@ -55,7 +57,7 @@ function parse(file: LtxFileInfo, headerBytes: Uint8Array, tail: Uint8Array, who
     endMarker,
     tailBytes: tail.slice(tail.length - (file.size - endMarker)),
     fileChecksum: idx.fileChecksum,
-    postApplyChecksum: idx.postApplyChecksum,
+    postApplyChecksum: postWithRecord(idx.postApplyChecksum, record),
     whole,
   };
 }
@@ -63,14 +65,14 @@ function parse(file: LtxFileInfo, headerBytes: Uint8Array, tail: Uint8Array, who
 /** Fetch and parse one file's header and index (retrying damaged or failed fetches). */
 export async function fetchFileMeta(fetcher: Fetcher, file: LtxFileInfo): Promise<FileMeta> {
   if (file.size <= WHOLE_BYTES) {
-    return fetcher.get(file.key, undefined, (bytes) => {
+    return fetcher.get(file.key, undefined, (bytes, metadata) => {
       if (bytes.length !== file.size) throw new LtxError('LTX_TRUNCATED', `got ${bytes.length} bytes, the listing says ${file.size}`);
-      const m = parse(file, bytes.subarray(0, HEADER_SIZE), bytes, bytes);
+      const m = parse(file, bytes.subarray(0, HEADER_SIZE), parseRecord(metadata), bytes, bytes);
       if ('needBytes' in m) throw new LtxError('LTX_BAD_INDEX', `index needs ${m.needBytes} bytes of a ${file.size}-byte file`);
       return m;
     });
   }
-  const headerP = fetcher.get(file.key, { offset: 0, length: HEADER_SIZE }, (b) => (checkedHeader(file, b), b));
+  const headerP = fetcher.get(file.key, { offset: 0, length: HEADER_SIZE }, (b, metadata) => (checkedHeader(file, b), { b, record: parseRecord(metadata) }));
   headerP.catch(() => undefined);
   let want = TAIL_BYTES;
   for (;;) {
@@ -79,7 +81,8 @@ export async function fetchFileMeta(fetcher: Fetcher, file: LtxFileInfo): Promis
       readTailIndex(b, file.size); // structure errors here mean damage in transit (or a damaged object)
       return b;
     });
-    const m = parse(file, await headerP, tail, null);
+    const { b, record } = await headerP;
+    const m = parse(file, b, record, tail, null);
     if (!('needBytes' in m)) return m;
     if (m.needBytes <= want) throw new LtxError('LTX_BAD_INDEX', `${file.key}: index needs ${m.needBytes} tail bytes`);
     want = Math.max(m.needBytes, TAIL_FIXED);

@@ -20,6 +20,7 @@
 // vouches for the replica, not for the bytes beside it.
 import { openPrivateAsync } from '../private-fs.js';
 import { HEADER_SIZE, decodeHeader, decodePageFrame, hasChecksums } from '../ltx/index.js';
+import { parseRecord, postWithRecord, withRecord } from '../replica/checksum-record.js';
 import { choosePlan } from '../replica/plan.js';
 import type { LtxFileInfo } from '../replica/listing.js';
 import { mapLimit } from '../replica/pool.js';
@@ -44,19 +45,19 @@ export async function checkIdentity(fetcher: Fetcher, side: Sidecar, listing: re
   if (own) {
     if (own.size !== side.identity.size) return { same: false, how: `${own.key} is ${own.size} bytes, the sidecar recorded ${side.identity.size}` };
     // The trailer: post-apply database checksum (0 in NoChecksum files), then the file checksum.
-    const tail = await fetcher.get(own.key, { suffix: 16 }, (b) => {
+    const { tail, record } = await fetcher.get(own.key, { suffix: 16 }, (b, metadata) => {
       if (b.length !== 16) throw new Error(`got ${b.length} bytes of the trailer`);
-      return b;
+      return { tail: b, record: parseRecord(metadata) };
     });
     const v = new DataView(tail.buffer, tail.byteOffset, 16);
-    const post = v.getBigUint64(0);
+    const post = postWithRecord(v.getBigUint64(0), record);
     if (v.getBigUint64(8) !== side.identity.fileChecksum) return { same: false, how: `${own.key} has another file checksum` };
     return { same: true, how: `file checksum of ${own.key}`, checksum: post === 0n ? null : post };
   }
   if (side.checksum !== null) {
     const next = listing.find((f) => f.minTXID === side.txid + 1n);
     if (next) {
-      const h = await fetcher.get(next.key, { offset: 0, length: HEADER_SIZE }, (b) => decodeHeader(b));
+      const h = await fetcher.get(next.key, { offset: 0, length: HEADER_SIZE }, (b, metadata) => withRecord(decodeHeader(b), parseRecord(metadata)));
       if (hasChecksums(h)) {
         return h.preApplyChecksum === side.checksum
           ? { same: true, how: `pre-apply checksum of ${next.key}`, checksum: h.preApplyChecksum }

@@ -34,7 +34,8 @@ export const CONTROL_BYTES = WORDS * 4 + STAT_BYTES + 8;
 // worker within its hang limit (default 10 s) with 40 beats of slack for GC pauses.
 export const HEARTBEAT_MS = 250;
 
-export type GetItem = { key: string; range?: ByteRange };
+/** `metadata`: also return the object's user metadata (the checksum record rides there). */
+export type GetItem = { key: string; range?: ByteRange; metadata?: boolean };
 
 export type TestAction =
   | { kind: 'echo' } // answer at once: the bridge's own round trip
@@ -77,7 +78,7 @@ export interface ErrorData {
 /** One answer: `value` is the op's result; for `get`, one entry per item, bytes or error. */
 export type Response = { seq: number; ok: true; value: unknown } | { seq: number; ok: false; error: ErrorData };
 
-export type GetResult = { ok: true; bytes: Uint8Array } | { ok: false; error: ErrorData };
+export type GetResult = { ok: true; bytes: Uint8Array; metadata?: Record<string, string> } | { ok: false; error: ErrorData };
 
 export function errorToData(err: unknown): ErrorData {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };

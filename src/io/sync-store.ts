@@ -5,7 +5,7 @@
 // environment, nothing here does). Store failures arrive as the same `StoreError`
 // (code, op, key and message kept); failures of the bridge itself are `IoError`s.
 import { DEFAULT_RETRY_POLICY } from '../storage/retry.js';
-import type { ByteRange, ListOptions, ListPage, ObjectHead } from '../storage/object-store.js';
+import type { ByteRange, ListOptions, ListPage, ObjectBytes, ObjectHead } from '../storage/object-store.js';
 import type { OpenStoreOptions } from '../storage/open-store.js';
 import { DEFAULT_CONCURRENCY } from '../storage/s3-store.js';
 import type { StoreStats } from '../storage/stats.js';
@@ -115,6 +115,14 @@ export class SyncStore {
         if (!r.ok) throw revive(r.error);
         return r.bytes;
       });
+  }
+
+  /** `getSync` with the object's user metadata from the same response. */
+  getWithMetadataSync(key: string, range?: ByteRange, options: CallOptions = {}): ObjectBytes {
+    const pending = this.bridge.post({ op: 'get', items: [{ key, range, metadata: true }] }, 1, options.timeoutMs);
+    const [r] = this.value(pending.wait()) as GetResult[];
+    if (!r.ok) throw revive(r.error);
+    return { bytes: r.bytes, metadata: r.metadata ?? {} };
   }
 
   /** Size, ETag and metadata, or null when the key does not exist. */

@@ -95,11 +95,13 @@ async function run(ch: Channel, req: Envelope, transfer: ArrayBuffer[]): Promise
   const store = ch.store;
   switch (req.op) {
     case 'get': {
-      const settled = await Promise.allSettled(req.items.map((item) => store.get(item.key, { range: item.range })));
+      const settled = await Promise.allSettled(
+        req.items.map((item) => (item.metadata ? store.getWithMetadata(item.key, { range: item.range }) : store.get(item.key, { range: item.range }).then((bytes) => ({ bytes, metadata: undefined })))),
+      );
       return settled.map((s): GetResult => {
         if (s.status === 'rejected') return { ok: false, error: errorToData(s.reason) };
-        movable(s.value, transfer);
-        return { ok: true, bytes: s.value };
+        movable(s.value.bytes, transfer);
+        return s.value.metadata === undefined ? { ok: true, bytes: s.value.bytes } : { ok: true, bytes: s.value.bytes, metadata: s.value.metadata };
       });
     }
     case 'head':

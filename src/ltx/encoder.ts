@@ -34,6 +34,8 @@ export interface EncodedLtx {
   index: PageIndexEntry[];
   postApplyChecksum: bigint;
   fileChecksum: bigint;
+  /** A snapshot's database checksum, from its pages, with or without NoChecksum (for a record kept beside the file); null for other files. */
+  snapshotChecksum: bigint | null;
 }
 
 const CHUNK = 1 << 20; // output arena size in bytes: frames are written in place
@@ -106,7 +108,7 @@ export class LtxEncoder {
     const size = writePageFrame(this.arena, at, pgno, data);
     this.crc.update(this.arena, at, at + PAGE_HEADER_SIZE + SIZE_PREFIX_SIZE);
     // One pass over the page feeds the file checksum and gives the page checksum.
-    if (hasChecksums(h)) this.dbSum.toggle(this.crc.updatePage(pgno, data));
+    if (hasChecksums(h) || isSnapshot(h)) this.dbSum.toggle(this.crc.updatePage(pgno, data));
     else this.crc.update(data);
     this.index.push({ pgno, offset: this.offset, size });
     this.used += size;
@@ -153,7 +155,8 @@ export class LtxEncoder {
     this.state = 'done';
     const bytes = concat(this.chunks, this.offset);
     this.chunks.length = 0;
-    return { bytes, header: h, index: this.index, postApplyChecksum: post, fileChecksum };
+    const snapshotChecksum = isSnapshot(h) ? (h.commit === 0 ? CHECKSUM_FLAG : this.dbSum.value()) : null;
+    return { bytes, header: h, index: this.index, postApplyChecksum: post, fileChecksum, snapshotChecksum };
   }
 }
 

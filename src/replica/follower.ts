@@ -37,6 +37,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { continueChain } from './chain.js';
 import { ReplicaError } from './errors.js';
 import { planLinked, searchWithout } from './linked-plan.js';
+import { withRecord } from './checksum-record.js';
 import { listLevel, listReplica, readLtxHeader, readPostApplyChecksum, type LtxFileInfo } from './listing.js';
 import { checkLink, fetchFileIndex, postChecksumOf, TAIL_BYTES, type PageIndex } from './page-index.js';
 import type { RestorePlan } from './plan.js';
@@ -311,7 +312,7 @@ export class ReplicaFollower {
 
   private async fetchOne(info: LtxFileInfo): Promise<FollowedFile> {
     const [index, rangedHeader] = await Promise.all([fetchFileIndex(this.store, info), info.size > TAIL_BYTES ? readLtxHeader(this.store, info.key) : null]);
-    const header = rangedHeader ?? decodeHeader(index.whole!);
+    const header = rangedHeader ?? withRecord(decodeHeader(index.whole!), index.record);
     if (header.minTXID !== info.minTXID || header.maxTXID !== info.maxTXID) {
       throw new ReplicaError(
         'REPLICA_MISMATCH',

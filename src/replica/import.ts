@@ -6,7 +6,8 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { LtxEncoder, lockPage } from '../ltx/index.js';
+import { HEADER_FLAG_NO_CHECKSUM, LtxEncoder, lockPage } from '../ltx/index.js';
+import { recordMetadata } from './checksum-record.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { totalOf } from '../storage/stats.js';
 import { ReplicaError } from './errors.js';
@@ -85,7 +86,8 @@ export async function importDatabase(dbPath: string, store: ObjectStore, options
     // Pages are compressed as they are read, so memory holds the LTX output (~0.3-0.7x
     // the database) rather than the database; finish() joins it into one buffer.
     const enc = new LtxEncoder();
-    enc.writeHeader({ pageSize, commit: pages, minTXID: 1n, maxTXID: 1n, timestamp: BigInt(timestamp) });
+    // NoChecksum, as Litestream writes (it refuses inline checksums); ours go beside the file.
+    enc.writeHeader({ pageSize, commit: pages, minTXID: 1n, maxTXID: 1n, timestamp: BigInt(timestamp), flags: HEADER_FLAG_NO_CHECKSUM });
     const lock = lockPage(pageSize);
     const per = Math.max(1, Math.floor(READ_BYTES / pageSize));
     const buf = new Uint8Array(per * pageSize);
@@ -109,9 +111,11 @@ export async function importDatabase(dbPath: string, store: ObjectStore, options
   // Boot pack hook (issue 14): the old database's pack goes first, so that it never describes the new files.
   await store.deleteMany([BOOT_PACK_KEY, ...existing.map((f) => f.key)]);
   const key = layoutFor(store).fileKey(SNAPSHOT_LEVEL, 1n, 1n);
-  await store.putIfAbsent(key, encoded.bytes, { metadata: { 'litestream-timestamp': formatLitestreamTimestamp(timestamp) } });
+  const record = recordMetadata({ pre: 0n, post: encoded.snapshotChecksum! });
+  const metadata = { 'litestream-timestamp': formatLitestreamTimestamp(timestamp), ...record };
+  await store.putIfAbsent(key, encoded.bytes, { metadata });
   const plan = { url: store.url, txid: 1n, files: [{ level: SNAPSHOT_LEVEL, minTXID: 1n, maxTXID: 1n, key, size: encoded.bytes.length, lastModified: new Date(timestamp) }] };
-  await writeBootPack(store, plan, { source: memorySource(store.url, key, encoded.bytes) }).catch(() => undefined); // best effort: opens read the tail instead
+  await writeBootPack(store, plan, { source: memorySource(store.url, key, encoded.bytes, metadata) }).catch(() => undefined); // best effort: opens read the tail instead
   return {
     url: store.url,
     key,

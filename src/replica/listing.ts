@@ -3,6 +3,7 @@
 // (Litestream ignores them too), so stray objects never break a plan.
 import { HEADER_SIZE, TRAILER_SIZE, decodeHeader, formatTXID, parseLtxFilename, type LtxHeader } from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { parseRecord, postWithRecord, withRecord } from './checksum-record.js';
 import { LEVELS, layoutFor } from './layout.js';
 
 export interface LtxFileInfo {
@@ -44,9 +45,13 @@ export async function listReplica(store: ObjectStore, levels: readonly number[] 
   return per.flat();
 }
 
-/** Fetch and decode a file's 100-byte header with one range request. */
+/**
+ * Fetch and decode a file's 100-byte header with one range request; checksums kept
+ * beside the file (./checksum-record.ts) come with it, as if inline.
+ */
 export async function readLtxHeader(store: ObjectStore, key: string): Promise<LtxHeader> {
-  return decodeHeader(await store.get(key, { range: { offset: 0, length: HEADER_SIZE } }));
+  const got = await store.getWithMetadata(key, { range: { offset: 0, length: HEADER_SIZE } });
+  return withRecord(decodeHeader(got.bytes), parseRecord(got.metadata));
 }
 
 /** The post-apply checksum in a file's trailer, its last 16 bytes (0: the file carries none); null when `bytes` is no whole trailer. */
@@ -54,9 +59,14 @@ export function trailerPostApply(bytes: Uint8Array): bigint | null {
   return bytes.length === TRAILER_SIZE ? new DataView(bytes.buffer, bytes.byteOffset, TRAILER_SIZE).getBigUint64(0) : null;
 }
 
-/** Fetch a file's trailer with one 16-byte range request: its post-apply checksum, as `trailerPostApply`. */
+/**
+ * Fetch a file's trailer with one 16-byte range request: its post-apply checksum, as
+ * `trailerPostApply`, or the one recorded beside the file when the trailer has none.
+ */
 export async function readPostApplyChecksum(store: ObjectStore, key: string): Promise<bigint | null> {
-  return trailerPostApply(await store.get(key, { range: { suffix: TRAILER_SIZE } }));
+  const got = await store.getWithMetadata(key, { range: { suffix: TRAILER_SIZE } });
+  const post = trailerPostApply(got.bytes);
+  return post === null ? null : postWithRecord(post, parseRecord(got.metadata));
 }
 
 /**

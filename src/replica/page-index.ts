@@ -17,7 +17,8 @@ import {
 } from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { LinkError, ReplicaError } from './errors.js';
-import type { LtxFileInfo } from './listing.js';
+import { parseRecord, postWithRecord, withRecord, type ChecksumRecord } from './checksum-record.js';
+import { readLtxHeader, type LtxFileInfo } from './listing.js';
 import type { RestorePlan } from './plan.js';
 import { mapLimit } from './pool.js';
 
@@ -60,6 +61,8 @@ export interface FileIndex {
   postApplyChecksum: bigint;
   /** The trailer's checksum of the file itself: its identity. */
   fileChecksum: bigint;
+  /** The checksums recorded beside the file (./checksum-record.ts), from the same GET. */
+  record: ChecksumRecord | null;
 }
 
 /** Tails and headers already fetched, by key: a re-plan (a link refused) fetches only what is new. */
@@ -68,7 +71,9 @@ export type TailCache = Map<string, Promise<FileIndex> | Promise<LtxHeader>>;
 /** One file's index from its tail, parsed into columns (a 1 GiB snapshot's has 262,000 entries). */
 export async function fetchFileIndex(store: ObjectStore, file: Pick<LtxFileInfo, 'key' | 'size'>): Promise<FileIndex> {
   const whole = file.size <= TAIL_BYTES;
-  let tail = await store.get(file.key, whole ? {} : { range: { suffix: TAIL_BYTES } });
+  const got = await store.getWithMetadata(file.key, whole ? {} : { range: { suffix: TAIL_BYTES } });
+  let tail = got.bytes;
+  const record = parseRecord(got.metadata);
   let idx = readTailIndexColumns(tail, file.size);
   if (!idx.ok) {
     tail = await store.get(file.key, { range: { suffix: idx.needBytes } });
@@ -83,8 +88,9 @@ export async function fetchFileIndex(store: ObjectStore, file: Pick<LtxFileInfo,
       return (entries ??= pageIndexEntries(columns));
     },
     whole: whole ? tail : null,
-    postApplyChecksum: idx.postApplyChecksum,
+    postApplyChecksum: postWithRecord(idx.postApplyChecksum, record),
     fileChecksum: idx.fileChecksum,
+    record,
   };
 }
 
@@ -128,11 +134,11 @@ export async function buildPageIndex(store: ObjectStore, plan: RestorePlan, cach
   if (plan.files.length === 0) throw new TypeError('buildPageIndex: the plan has no files');
   const n = plan.files.length;
   const last = plan.files[n - 1];
-  const fetchHeader = (f: LtxFileInfo) => cached(cache, `${f.key}#header`, async () => decodeHeader(await store.get(f.key, { range: { offset: 0, length: HEADER_SIZE } })));
+  const fetchHeader = (f: LtxFileInfo) => cached(cache, `${f.key}#header`, () => readLtxHeader(store, f.key));
   // The snapshot's pre-apply checksum links to nothing: its header is needed only as the last file.
   const headerPs = plan.files.map((f, i) => (f.size > TAIL_BYTES && (i > 0 || i === n - 1) ? fetchHeader(f) : null));
   const indexes = await mapLimit(plan.files, TAIL_CONCURRENCY, (f) => cached(cache, f.key, () => fetchFileIndex(store, f)));
-  const headers = await Promise.all(plan.files.map((_, i) => headerPs[i] ?? (indexes[i].whole ? decodeHeader(indexes[i].whole!) : null)));
+  const headers = await Promise.all(plan.files.map((_, i) => headerPs[i] ?? (indexes[i].whole ? withRecord(decodeHeader(indexes[i].whole!), indexes[i].record) : null)));
   plan.files.forEach((f, i) => {
     const h = headers[i];
     if (h !== null && (h.minTXID !== f.minTXID || h.maxTXID !== f.maxTXID)) {

@@ -11,6 +11,7 @@ import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readSync, re
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Database } from '../engine/index.js';
+import { parseRecord, postWithRecord, withRecord, type ChecksumRecord } from './checksum-record.js';
 import { DatabaseChecksum, LtxDecoder, LtxError, hasChecksums, hex64, isSnapshot, lockPage, type LtxHeader, type LtxSummary } from '../ltx/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { syncDirSync } from '../storage/sync-dir.js';
@@ -92,13 +93,23 @@ export async function restore(store: ObjectStore, target: RestoreTarget, outPath
   const fd = openSync(tmp, 'wx+');
   let fdOpen = true;
   const inflight: (Promise<Uint8Array> | undefined)[] = [];
+  // Each file's checksum record comes with its first chunk (./checksum-record.ts).
+  const records: (ChecksumRecord | null)[] = plan.files.map(() => null);
   try {
     let launched = 0;
     const launch = (consumed: number) => {
       while (launched < chunks.length && launched < consumed + concurrency) {
         const c = chunks[launched];
         const f = plan.files[c.file];
-        const p = c.offset === 0 && c.last ? store.get(f.key) : store.get(f.key, { range: { offset: c.offset, length: c.length } });
+        const range = c.offset === 0 && c.last ? {} : { range: { offset: c.offset, length: c.length } };
+        const file = c.file;
+        const p =
+          c.offset === 0
+            ? store.getWithMetadata(f.key, range).then((got) => {
+                records[file] = parseRecord(got.metadata);
+                return got.bytes;
+              })
+            : store.get(f.key, range);
         p.catch(() => undefined); // awaited in order below; avoid unhandled rejections meanwhile
         inflight[launched++] = p;
       }
@@ -118,7 +129,7 @@ export async function restore(store: ObjectStore, target: RestoreTarget, outPath
           progress.pages++;
         }
         if (c.last) {
-          prev = finishFile(plan, c.file, decoder, prev);
+          prev = finishFile(plan, c.file, decoder, prev, records[c.file]);
           ftruncateSync(fd, prev.header.commit * prev.header.pageSize); // drop pages a shrinking transaction cut off
         }
       } catch (err) {
@@ -179,8 +190,10 @@ export async function restore(store: ObjectStore, target: RestoreTarget, outPath
 }
 
 /** End one file's decoder (file checksum verified) and check it against its name and the file before. */
-function finishFile(plan: RestorePlan, i: number, decoder: LtxDecoder, prev: LtxSummary | null): LtxSummary {
-  const s = decoder.end();
+function finishFile(plan: RestorePlan, i: number, decoder: LtxDecoder, prev: LtxSummary | null, record: ChecksumRecord | null): LtxSummary {
+  const decoded = decoder.end();
+  // As if the checksums recorded beside the file were in it.
+  const s = { ...decoded, header: withRecord(decoded.header, record), trailer: { ...decoded.trailer, postApplyChecksum: postWithRecord(decoded.trailer.postApplyChecksum, record) } };
   checkLink(plan, i, s.header, prev);
   if (prev && s.header.pageSize !== prev.header.pageSize) {
     throw new ReplicaError('REPLICA_MISMATCH', `page size ${s.header.pageSize} differs from the earlier files' ${prev.header.pageSize}`);

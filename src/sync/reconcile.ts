@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { CHECKSUM_FLAG, HEADER_FLAG_NO_CHECKSUM, hex64 } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
-import { listReplica, readLtxHeader, type LtxFileInfo } from '../replica/index.js';
+import { listReplica, readLtxHeader, readPostApplyChecksum, type LtxFileInfo } from '../replica/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { BufferBase, WriteBuffer } from './write-buffer.js';
 
@@ -86,8 +86,8 @@ async function remoteState(store: ObjectStore): Promise<RemoteState> {
   if (files.length === 0) return { txid: 0n, commit: 0, checksum: CHECKSUM_FLAG, pageSize: null, files };
   const txid = files.reduce((m, f) => (f.maxTXID > m ? f.maxTXID : m), 0n);
   const last = files.filter((f) => f.maxTXID === txid).sort((a, b) => b.level - a.level)[0];
-  const [header, tail] = await Promise.all([readLtxHeader(store, last.key), store.get(last.key, { range: { suffix: 16 } })]);
-  const post = new DataView(tail.buffer, tail.byteOffset, 16).getBigUint64(0);
-  const checksum = header.flags & HEADER_FLAG_NO_CHECKSUM ? null : post;
+  // Header and trailer with the checksum record applied (ours carry it beside the file).
+  const [header, post] = await Promise.all([readLtxHeader(store, last.key), readPostApplyChecksum(store, last.key)]);
+  const checksum = header.flags & HEADER_FLAG_NO_CHECKSUM || !post ? null : post;
   return { txid, commit: header.commit, checksum, pageSize: header.pageSize, files };
 }

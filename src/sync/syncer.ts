@@ -1,5 +1,6 @@
-// The syncer: about once an interval, when no write transaction is open, every
-// commit since the last sync becomes ONE L0 LTX file, uploaded with If-None-Match: *.
+// The syncer: about once an interval, when no write transaction is open, the commits
+// of the oldest unsynced TXID (./write-buffer.ts: commits share a TXID until a batch
+// freezes it) become ONE L0 LTX file N-N, uploaded with If-None-Match: *.
 // Only after the store confirms does the buffer drop those commits. The batch is
 // taken and encoded synchronously, so appends go on while the PUT is in flight.
 //
@@ -12,8 +13,9 @@
 //
 // Fencing: a conditional put that finds the key taken by a different file means a
 // second writer: state 'fenced' at once, the buffer refuses appends, commits stay.
-// If-None-Match guards one key only, and two writers with different batches write
-// different keys (5-6 vs 5-7), so after each put the syncer lists L0 past its base
+// If-None-Match guards one key only. Two of our writers on one base race for the same
+// key (N-N), but files of older writers or other tools may cover the same TXIDs under
+// other keys (5-6 vs 5-7), so after each put the syncer lists L0 past its base
 // (and every level on the first sync and after a quiet spell). Rivals that start at
 // our minTXID and end later (a higher key) lose to us, if their writer saw us: it
 // then deletes its file, and we wait up to RIVAL_WAIT_MS for that. A rival that does
@@ -34,7 +36,8 @@ import type { SyncStore } from '../io/sync-store.js';
 import { HEADER_SIZE, TRAILER_SIZE, decodeHeader, formatTXID, hasChecksums, hex64, parseLtxFilename, type EncodedLtx } from '../ltx/index.js';
 import { log as rootLog } from '../log.js';
 import { LEVELS, formatLitestreamTimestamp, layoutFor, listLevel, listReplica, trailerPostApply, type LtxFileInfo } from '../replica/index.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { parseRecord, postWithRecord, recordMetadata, withRecord, type ChecksumRecord } from '../replica/checksum-record.js';
+import type { ObjectBytes, ObjectStore } from '../storage/object-store.js';
 import { isStoreError } from '../storage/store-error.js';
 import { encodeBatch } from './batch-ltx.js';
 import { SecondWriterError } from './errors.js';
@@ -45,6 +48,8 @@ export type SyncState = 'idle' | 'syncing' | 'failing' | 'fenced';
 export interface SyncedFile {
   key: string;
   encoded: EncodedLtx;
+  /** The database checksums kept beside the file (NoChecksum in it); null when unknown. */
+  record: ChecksumRecord | null;
   minTXID: bigint;
   maxTXID: bigint;
 }
@@ -110,8 +115,8 @@ const RIVAL_POLL_MS = 100;
 type Step =
   | { kind: 'put'; key: string; bytes: Uint8Array; metadata?: Record<string, string> }
   | { kind: 'tail'; key: string } // the last 8 bytes: the file checksum
-  | { kind: 'trailer'; key: string } // the last 16 bytes: post-apply checksum, file checksum
-  | { kind: 'header'; key: string } // the first HEADER_SIZE bytes
+  | { kind: 'trailer'; key: string } // the last 16 bytes (post-apply checksum, file checksum), with the metadata
+  | { kind: 'header'; key: string } // the first HEADER_SIZE bytes, with the metadata (the checksum record)
   | { kind: 'list'; full: boolean; afterTXID: bigint } // L0 files with minTXID > afterTXID, or every level
   | { kind: 'delete'; key: string }
   | { kind: 'sleep'; ms: number };
@@ -327,14 +332,14 @@ export class Syncer {
     if (this.pending) return this.pending;
     const batch = this.buffer.batch();
     if (!batch) return null;
-    const encoded = encodeBatch(batch, this.buffer.pageSize);
+    const { encoded, record } = encodeBatch(batch, this.buffer.pageSize);
     const key = this.layout.fileKey(0, batch.minTXID, batch.maxTXID);
     const commitTimes = this.buffer
       .commits()
       .filter((c) => c.txid <= batch.maxTXID)
       .map((c) => c.timestampMs);
-    const post = encoded.header.flags === 0 ? encoded.postApplyChecksum : null;
-    this.pending = { key, encoded, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, post, timestampMs: batch.timestampMs, commitTimes };
+    const post = record?.post ?? null;
+    this.pending = { key, encoded, record, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, post, timestampMs: batch.timestampMs, commitTimes };
     this.buffer.recordUpload({ key, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, postApplyChecksum: post, fileChecksum: encoded.fileChecksum });
     return this.pending;
   }
@@ -379,9 +384,9 @@ export class Syncer {
       case 'tail':
         return this.store.get(step.key, { range: { suffix: 8 } });
       case 'trailer':
-        return this.store.get(step.key, { range: { suffix: TRAILER_SIZE } });
+        return this.store.getWithMetadata(step.key, { range: { suffix: TRAILER_SIZE } });
       case 'header':
-        return this.store.get(step.key, { range: { offset: 0, length: HEADER_SIZE } });
+        return this.store.getWithMetadata(step.key, { range: { offset: 0, length: HEADER_SIZE } });
       case 'list':
         return step.full ? listReplica(this.store) : listLevel(this.store, 0, { afterTXID: step.afterTXID });
       case 'delete':
@@ -398,9 +403,9 @@ export class Syncer {
       case 'tail':
         return sync.getSync(step.key, { suffix: 8 });
       case 'trailer':
-        return sync.getSync(step.key, { suffix: TRAILER_SIZE });
+        return sync.getWithMetadataSync(step.key, { suffix: TRAILER_SIZE });
       case 'header':
-        return sync.getSync(step.key, { offset: 0, length: HEADER_SIZE });
+        return sync.getWithMetadataSync(step.key, { offset: 0, length: HEADER_SIZE });
       case 'list':
         return step.full ? LEVELS.flatMap((level) => this.listLevelSync(sync, level)) : this.listLevelSync(sync, 0, step.afterTXID);
       case 'delete':
@@ -429,7 +434,10 @@ export class Syncer {
 
   /** Put, recognise our own earlier attempt, check for rivals, then mark synced: the steps of one upload. */
   private *uploadSteps(p: Pending): Generator<Step, void, unknown> {
-    const metadata = this.layout.scheme === 's3' ? { 'litestream-timestamp': formatLitestreamTimestamp(p.timestampMs) } : undefined;
+    const metadata = {
+      ...(this.layout.scheme === 's3' ? { 'litestream-timestamp': formatLitestreamTimestamp(p.timestampMs) } : {}),
+      ...(p.record ? recordMetadata(p.record) : {}),
+    };
     this.counts.puts++;
     try {
       yield { kind: 'put', key: p.key, bytes: p.encoded.bytes, metadata };
@@ -457,7 +465,9 @@ export class Syncer {
     if (f.level === 0 || f.maxTXID !== p.maxTXID || f.minTXID > p.minTXID) return false;
     if (p.post === null) return true; // no checksum to tell by; a rival ending exactly here too is all but impossible
     try {
-      return trailerPostApply((yield { kind: 'trailer', key: f.key }) as Uint8Array) === p.post;
+      const got = (yield { kind: 'trailer', key: f.key }) as ObjectBytes;
+      const post = trailerPostApply(got.bytes);
+      return post !== null && postWithRecord(post, parseRecord(got.metadata)) === p.post;
     } catch {
       return false;
     }
@@ -509,7 +519,8 @@ export class Syncer {
     for (const f of p.post === null ? [] : next) {
       let pre: bigint | null;
       try {
-        const h = decodeHeader((yield { kind: 'header', key: f.key }) as Uint8Array);
+        const got = (yield { kind: 'header', key: f.key }) as ObjectBytes;
+        const h = withRecord(decodeHeader(got.bytes), parseRecord(got.metadata));
         pre = hasChecksums(h) ? h.preApplyChecksum : null;
       } catch (err) {
         if (isStoreError(err, 'NOT_FOUND')) continue; // gone since the listing: it continues nothing
@@ -534,7 +545,7 @@ export class Syncer {
     for (const t of p.commitTimes) this.lags.push(now - t);
     if (this.lags.length > LAG_SAMPLES) this.lags.splice(0, this.lags.length - LAG_SAMPLES);
     this.log.debug({ key: p.key, bytes: p.encoded.bytes.length, txids: `${p.minTXID}..${p.maxTXID}`, fileChecksum: hex64(p.encoded.fileChecksum) }, 'synced');
-    this.onSynced?.({ key: p.key, encoded: p.encoded, minTXID: p.minTXID, maxTXID: p.maxTXID });
+    this.onSynced?.({ key: p.key, encoded: p.encoded, record: p.record, minTXID: p.minTXID, maxTXID: p.maxTXID });
     this.resolveWaiters();
   }
 

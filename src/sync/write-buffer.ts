@@ -5,6 +5,14 @@
 // After markSynced the log is rewritten (new base + the commits still unsynced) to a
 // temp file and renamed over the old one, so it never grows without bound and a
 // crash at any point leaves either the old log or the new one.
+//
+// One TXID per L0 file, as Litestream writes them (its takeover opens the newest L0
+// file by the name N-N): commits do not each get a TXID. They join the pending TXID
+// (lastTXID + 1 at the first commit after a sync) until the syncer takes it for an
+// upload (`batch()` freezes it); the next commit starts a new one. So TXIDs count
+// uploads of the writer's state, and one L0 file holds one TXID's commits merged.
+// Commits recovered after a crash are frozen: what may have been uploaded is never
+// added to.
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, readSync, renameSync, rmSync, writeSync, fstatSync } from 'node:fs';
 import { PRIVATE_DIR_MODE, checkOwnFile, openPrivate } from '../private-fs.js';
 import { syncDirSync } from '../storage/sync-dir.js';
@@ -82,6 +90,7 @@ export interface Batch {
 }
 
 interface CommitEntry extends BufferedCommit {
+  seq: number; // order among buffered commits (several share a TXID)
   recOffset: number; // file offset of the frame
   recLength: number; // whole frame
   dataOffset: number; // file offset of the first page
@@ -91,7 +100,7 @@ interface CommitEntry extends BufferedCommit {
 // since is decided when it is read (`shrinks`), not by marking every page above the
 // new size: a forged log shrinking from 2^32-1 pages to 0 must not loop 4 billion times.
 interface PageRef {
-  txid: bigint;
+  seq: number;
   offset: number;
 }
 
@@ -110,7 +119,10 @@ export class WriteBuffer {
   private commitList: CommitEntry[] = [];
   private newest = new Map<number, PageRef>();
   /** Commits that cut the database below a page (a shrink, or pages written above their own size), oldest first. */
-  private shrinks: { txid: bigint; commit: number }[] = [];
+  private shrinks: { seq: number; commit: number }[] = [];
+  private seq = 0; // the next commit's CommitEntry.seq
+  /** TXIDs up to here take no more commits (the syncer took them, or they were recovered). */
+  private frozenThrough = 0n;
   private uploadList: UploadRecord[] = [];
   private unsyncedBytes = 0;
   private fencedBy: SecondWriterError | null = null;
@@ -185,10 +197,10 @@ export class WriteBuffer {
   page(pgno: number): Uint8Array | undefined {
     const ref = this.newest.get(pgno);
     // The newest commit that cut the file below pgno: an older version (or the remote's) reads as zeros.
-    let cut: bigint | null = null;
-    for (let i = this.shrinks.length - 1; i >= 0 && cut === null; i--) if (this.shrinks[i].commit < pgno) cut = this.shrinks[i].txid;
+    let cut: number | null = null;
+    for (let i = this.shrinks.length - 1; i >= 0 && cut === null; i--) if (this.shrinks[i].commit < pgno) cut = this.shrinks[i].seq;
     const out = new Uint8Array(this.opts.pageSize);
-    if (cut !== null && (!ref || ref.txid <= cut)) return out;
+    if (cut !== null && (!ref || ref.seq <= cut)) return out;
     if (!ref) return undefined;
     this.readAt(out, ref.offset);
     return out;
@@ -199,7 +211,7 @@ export class WriteBuffer {
     return this.commitList.map(({ txid, commit, timestampMs, checksum, pages }) => ({ txid, commit, timestampMs, checksum, pages: [...pages] }));
   }
 
-  /** Durable (written and fdatasync'd) before it returns; the commit gets TXID lastTXID+1. */
+  /** Durable (written and fdatasync'd) before it returns; returns the commit's TXID: the pending one, or lastTXID+1 when that is frozen. */
   append(c: CommitInput): bigint {
     this.checkOpen();
     if (this.fencedBy) throw this.fencedBy;
@@ -215,7 +227,7 @@ export class WriteBuffer {
       byPgno.set(pgno, data); // a page given twice: the last one wins
     }
     const pages = [...byPgno].sort((a, b) => a[0] - b[0]);
-    const txid = this.lastTXID + 1n;
+    const txid = this.lastTXID > this.frozenThrough ? this.lastTXID : this.lastTXID + 1n;
     const timestampMs = c.timestampMs ?? Date.now();
     const rec = encodeCommit({ txid, commit: c.commit, timestampMs, checksum: c.checksum }, pages, ps);
     if (this.unsyncedBytes + rec.length > this.opts.maxBytes) {
@@ -252,12 +264,17 @@ export class WriteBuffer {
     };
   }
 
-  /** Commits (base.txid, upTo] merged, newest page wins: what one L0 file carries; null when nothing is unsynced. */
-  batch(upTo?: bigint): Batch | null {
+  /**
+   * The commits of the oldest unsynced TXID (base.txid + 1) merged, newest page wins:
+   * what one L0 file carries; null when nothing is unsynced. Freezes that TXID: later
+   * commits get the next one, so the file's bytes never change once built.
+   */
+  batch(): Batch | null {
     this.checkOpen();
     if (!this.baseRec || this.commitList.length === 0) return null;
-    const limit = upTo ?? this.lastTXID;
-    const chosen = this.commitList.filter((c) => c.txid <= limit);
+    const txid = this.baseRec.txid + 1n;
+    if (this.frozenThrough < txid) this.frozenThrough = txid;
+    const chosen = this.commitList.filter((c) => c.txid === txid);
     if (chosen.length === 0) return null;
     const last = chosen[chosen.length - 1];
     const ps = this.opts.pageSize;
@@ -408,6 +425,8 @@ export class WriteBuffer {
     this.commitList = [];
     this.newest = new Map();
     this.shrinks = [];
+    this.seq = 0;
+    this.frozenThrough = 0n;
     this.uploadList = [];
     this.unsyncedBytes = 0;
     this.size = 0;
@@ -461,6 +480,7 @@ export class WriteBuffer {
       at += recLength;
     }
     this.size = at;
+    this.frozenThrough = this.lastTXID; // recovered commits may be in an upload already
     if (at < fileSize) {
       this.log.warn({ dir: this.dir, validBytes: at, fileBytes: fileSize, why }, 'write buffer: cut off the end of the log after a crash');
       ftruncateSync(this.fd, at);
@@ -488,7 +508,9 @@ export class WriteBuffer {
     if (!this.baseRec) return 'no BASE record first';
     if (tag === TAG_COMMIT) {
       const h = decodeCommitHead(payload, this.baseRec.pageSize);
-      if (h.txid !== this.lastTXID + 1n) return `commit TXID ${h.txid} does not follow ${this.lastTXID}`;
+      // A TXID's commits are adjacent: the same TXID again, or the next one.
+      const same = h.txid === this.lastTXID && this.commitList.length > 0;
+      if (!same && h.txid !== this.lastTXID + 1n) return `commit TXID ${h.txid} does not follow ${this.lastTXID}`;
       this.index({ ...h, pages: h.pgnos }, at, recLength);
       return null;
     }
@@ -501,12 +523,13 @@ export class WriteBuffer {
     const pages = h.pages;
     const dataOffset = recOffset + FRAME_HEAD + COMMIT_FIXED + 4 * pages.length;
     const prevSize = this.commitSize ?? this.baseRec!.commit;
-    this.commitList.push({ txid: h.txid, commit: h.commit, timestampMs: h.timestampMs, checksum: h.checksum, pages: [...pages], recOffset, recLength, dataOffset });
+    const seq = this.seq++;
+    this.commitList.push({ txid: h.txid, commit: h.commit, timestampMs: h.timestampMs, checksum: h.checksum, pages: [...pages], seq, recOffset, recLength, dataOffset });
     this.unsyncedBytes += recLength;
     const ps = this.opts.pageSize;
-    pages.forEach((pgno, k) => this.newest.set(pgno, { txid: h.txid, offset: dataOffset + k * ps }));
+    pages.forEach((pgno, k) => this.newest.set(pgno, { seq, offset: dataOffset + k * ps }));
     // A shrink: pages above the new size read as zeros if the file grows again (page()).
-    if (h.commit < prevSize || pages.some((pgno) => pgno > h.commit)) this.shrinks.push({ txid: h.txid, commit: h.commit });
+    if (h.commit < prevSize || pages.some((pgno) => pgno > h.commit)) this.shrinks.push({ seq, commit: h.commit });
   }
 
   /** Write base + records to a temp file, fsync, rename over the log, reload. */
@@ -531,7 +554,10 @@ export class WriteBuffer {
     this.fd = null;
     renameSync(tmp, join(this.dir, LOG_FILE));
     syncDirSync(this.dir);
+    const frozen = this.frozenThrough;
     this.load();
+    // The kept commits are this process's own: the pending TXID stays open to new ones unless it was frozen.
+    this.frozenThrough = frozen > base.txid ? frozen : base.txid;
     if (!this.baseRec || this.baseRec.txid !== base.txid) throw new Error(`write buffer ${this.dir}: rewritten log did not read back (base ${hex64(base.txid)})`);
   }
 

@@ -47,16 +47,16 @@ describe('ltxvfs demo', () => {
     expect(v.code).toBe(0);
     expect(v.out).toContain(`ok  ${ltx}  txid 1-1  ${result.make.pages} pages`);
 
-    // Writes: 5 commits (TXIDs 2..6) shipped by one sync as one L0 file; the reader saw them.
-    expect(result.write).toMatchObject({ commits: 5, txid: '6', followerSaw: { id: 3005, name: 'item-003005' } });
-    expect(result.write.file).toMatchObject({ key: 'ltx/0/0000000000000002-0000000000000006.ltx', minTXID: '2', maxTXID: '6' });
+    // Writes: 5 commits shipped by one sync as one L0 file, one TXID (2: a TXID is one upload); the reader saw them.
+    expect(result.write).toMatchObject({ commits: 5, txid: '2', followerSaw: { id: 3005, name: 'item-003005' } });
+    expect(result.write.file).toMatchObject({ key: 'ltx/0/0000000000000002-0000000000000002.ltx', minTXID: '2', maxTXID: '2' });
     const l0 = path.join(dir, 'replica', result.write.file.key);
     expect(cli(['ltx', 'verify', l0]).code).toBe(0);
-    // Hydration: a first row before the switch, then reads from a complete local copy at TXID 6.
-    expect(result.hydrate).toMatchObject({ path: path.join(dir, 'hydrated.db'), txid: '6', row: { id: 1500, name: 'item-001500' } });
+    // Hydration: a first row before the switch, then reads from a complete local copy at TXID 2.
+    expect(result.hydrate).toMatchObject({ path: path.join(dir, 'hydrated.db'), txid: '2', row: { id: 1500, name: 'item-001500' } });
     expect(result.hydrate.localReads).toBeGreaterThan(0);
     const sidecar = readSidecar(path.join(dir, 'hydrated.db'));
-    expect(sidecar).toMatchObject({ txid: 6n, pageSize: 4096 });
+    expect(sidecar).toMatchObject({ txid: 2n, pageSize: 4096 });
     expect(readFileSync(path.join(dir, 'hydrated.db')).length).toBe(sidecar!.commit * 4096);
   });
 
@@ -75,9 +75,9 @@ describe('ltxvfs demo', () => {
       expect(lines[5]).toMatch(/^ {2}open \d+\.\d ms: \d+ requests \(5 list, \d+ get\), /);
       expect(lines[6]).toMatch(/^ {2}query \d+\.\d ms: \d+ requests?( \(\d+ get\))?, /);
       expect(lines.some((l) => /^4\. opened it for writing .* committed 5 rows/.test(l))).toBe(true);
-      expect(lines.some((l) => l.includes('sync: ltx/0/0000000000000002-0000000000000006.ltx'))).toBe(true);
+      expect(lines.some((l) => /^ {2}sync: ltx\/0\/0000000000000002-0000000000000002\.ltx \(.*\) carried the 5 commits as TXID 2, in \d+ ms$/.test(l))).toBe(true);
       expect(lines.some((l) => /^5\. opened it with hydration .* first row in \d+\.\d ms/.test(l))).toBe(true);
-      expect(lines.some((l) => /reads switched to it after \d+ ms, at TXID 6/.test(l))).toBe(true);
+      expect(lines.some((l) => /reads switched to it after \d+ ms, at TXID 2/.test(l))).toBe(true);
       expect(lines.at(-1)).toBe('ok');
     }
   });

@@ -5,7 +5,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CompactionError, compactOnce, mergeInto } from '../../src/compact/index.js';
 import { HEADER_FLAG_NO_CHECKSUM, compactLtx, decodeLtx, encodeLtx } from '../../src/ltx/index.js';
-import { formatLitestreamTimestamp, isReplicaError, listReplica, planRestore } from '../../src/replica/index.js';
+import { formatLitestreamTimestamp, isReplicaError, listReplica, planRestore, readLtxHeader, readPostApplyChecksum } from '../../src/replica/index.js';
+import { parseRecord } from '../../src/replica/checksum-record.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { makeStore, removeTempDirs } from '../replica/helpers.js';
 import { History, PAGE, apply, buildReplica, key, keysAt, planLength, putL0, restored } from './helpers.js';
@@ -36,18 +37,32 @@ describe.each(['file', 's3'] as const)('compactOnce on %s', (kind) => {
     expect(r).toMatchObject({ latestTXID: 40n, planFilesBefore: 40, planFilesAfter: 1, deleted: [] });
     expect(r.bytesWritten).toBe(r.written.reduce((s, w) => s + w.bytes, 0));
 
-    // L1 is exactly the k-way merge of the L0 files (every input had checksums, so the output keeps them).
-    const l1 = await store.get(key(store, 1, 2, 40));
+    // L1 is exactly the k-way merge of the L0 files, with the NoChecksum flag (as Litestream's
+    // compactions); every input had checksums, so the output's are recorded beside it.
+    const got1 = await store.getWithMetadata(key(store, 1, 2, 40));
+    const l1 = got1.bytes;
     const inputs = Array.from({ length: 39 }, (_, i) => files.get(i + 2)!);
-    expect(eq(l1, (await compactLtx(inputs, { flags: 0 })).bytes)).toBe(true);
+    expect(eq(l1, (await compactLtx(inputs, { flags: HEADER_FLAG_NO_CHECKSUM })).bytes)).toBe(true);
     const d1 = decodeLtx(l1);
-    expect(d1.header).toMatchObject({ minTXID: 2n, maxTXID: 40n, flags: 0, timestamp: BigInt(base + 40_000) });
+    expect(d1.header).toMatchObject({ minTXID: 2n, maxTXID: 40n, flags: HEADER_FLAG_NO_CHECKSUM, preApplyChecksum: 0n, timestamp: BigInt(base + 40_000) });
+    expect(d1.trailer.postApplyChecksum).toBe(0n);
+    const pre2 = decodeLtx(files.get(2)!).header.preApplyChecksum;
+    const post40 = decodeLtx(files.get(40)!).trailer.postApplyChecksum;
+    expect(pre2).not.toBe(0n);
+    expect(post40).not.toBe(0n);
+    expect(parseRecord(got1.metadata)).toEqual({ pre: pre2, post: post40 });
+    expect(await readLtxHeader(store, key(store, 1, 2, 40))).toMatchObject({ flags: 0, preApplyChecksum: pre2 });
+    expect(await readPostApplyChecksum(store, key(store, 1, 2, 40))).toBe(post40);
     expect(eq(apply(h.images[0], l1), h.images[39])).toBe(true);
-    // L2 and L3 are copies of it; the snapshot is the whole database at TXID 40.
-    expect(eq(await store.get(key(store, 3, 2, 40)), l1)).toBe(true);
-    const snap = await store.get(key(store, 9, 1, 40));
+    // L2 and L3 are copies of it (record too); the snapshot is the whole database at TXID 40.
+    const got3 = await store.getWithMetadata(key(store, 3, 2, 40));
+    expect(eq(got3.bytes, l1)).toBe(true);
+    expect(parseRecord(got3.metadata)).toEqual({ pre: pre2, post: post40 });
+    const gotSnap = await store.getWithMetadata(key(store, 9, 1, 40));
+    const snap = gotSnap.bytes;
     expect(eq(apply(new Uint8Array(0), snap), h.images[39])).toBe(true);
-    expect(decodeLtx(snap).header.timestamp).toBe(BigInt(base + 40_000));
+    expect(decodeLtx(snap).header).toMatchObject({ flags: HEADER_FLAG_NO_CHECKSUM, preApplyChecksum: 0n, timestamp: BigInt(base + 40_000) });
+    expect(parseRecord(gotSnap.metadata)).toEqual({ pre: 0n, post: post40 });
     if (kind === 's3') {
       const head = await store.head(key(store, 9, 1, 40));
       expect(head?.metadata['litestream-timestamp']).toBe(formatLitestreamTimestamp(base + 40_000));
@@ -95,11 +110,12 @@ describe.each(['file', 's3'] as const)('compactOnce on %s', (kind) => {
     expect(p3.deleted).toEqual([]);
     expect(p3.nextDeletionAt).not.toBeNull();
 
+    // L0 2..29 go; the newest L0 file (30) stays whatever covers it (a Litestream primary taking over reads it).
     const p4 = await compactOnce(store, { policy, now: Date.now() + 6 * MIN });
-    expect(p4.deleted.map((d) => d.maxTXID)).toEqual(Array.from({ length: 29 }, (_, i) => BigInt(i + 2)));
+    expect(p4.deleted.map((d) => d.maxTXID)).toEqual(Array.from({ length: 28 }, (_, i) => BigInt(i + 2)));
     expect(p4.deleted.every((d) => d.level === 0 && d.reason === 'l0-compacted')).toBe(true);
     expect(p4.planFilesAfter).toBe(3); // L9 1, L3 2..20, L3 21..30
-    expect(await keysAt(store, 0)).toEqual([]);
+    expect(await keysAt(store, 0)).toEqual([key(store, 0, 30, 30)]);
     expect(await planLength(store)).toBe(3);
 
     // Every state at a compaction boundary is still restorable, byte for byte.
@@ -167,10 +183,11 @@ describe.each(['file', 's3'] as const)('compactOnce on %s', (kind) => {
     expect(eq(await restored(store, 20n), h.images[19])).toBe(true); // L0 still there
     await expect(restored(store, 10n)).rejects.toSatisfy((e) => isReplicaError(e, 'REPLICA_TARGET'));
 
-    // Retention 0: only what the latest plan needs is left.
+    // Retention 0: only what the latest plan needs is left, and the newest L0 file (a Litestream
+    // primary taking over reads its position from it), although the snapshot covers it.
     const z = await compactOnce(store, { policy: { retentionMs: 0, l0RetentionMs: 0 }, now: Date.now() + 26 * HOUR });
     expect(z.written).toEqual([]);
-    expect((await listReplica(store)).map((f) => f.key)).toEqual([key(store, 9, 1, 25)]);
+    expect((await listReplica(store)).map((f) => f.key)).toEqual([key(store, 0, 25, 25), key(store, 9, 1, 25)]);
     expect(eq(await restored(store), h.images[24])).toBe(true);
     h.close();
     await store.close();
@@ -211,7 +228,10 @@ describe.each(['file', 's3'] as const)('compactOnce on %s', (kind) => {
     expect(eq(await restored(store), h.images[19])).toBe(true);
     // Run twice more (a crash after the snapshot's PUT, before deletions): still nothing new.
     expect((await compactOnce(store, { force: true })).written).toEqual([]);
-    expect((await compactOnce(store, { now: Date.now() + HOUR })).deleted.length).toBe(19); // L0, covered an hour ago
+    // L0 2..19, covered an hour ago; the newest L0 file (20) stays.
+    const later = await compactOnce(store, { now: Date.now() + HOUR });
+    expect(later.deleted.map((d) => d.key)).toEqual(Array.from({ length: 18 }, (_, i) => key(store, 0, i + 2, i + 2)));
+    expect(await keysAt(store, 0)).toEqual([key(store, 0, 20, 20)]);
     expect(eq(await restored(store), h.images[19])).toBe(true);
 
     // An output key that exists with a different range in its header is refused, not overwritten.

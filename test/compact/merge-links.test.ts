@@ -5,8 +5,9 @@
 // streamed bytes, also when its last chunk is shorter than the trailer.
 import { afterAll, describe, expect, it } from 'vitest';
 import { CompactionError, mergeInto } from '../../src/compact/index.js';
-import { decodeLtx } from '../../src/ltx/index.js';
+import { HEADER_FLAG_NO_CHECKSUM, decodeLtx } from '../../src/ltx/index.js';
 import { listReplica, type LtxFileInfo } from '../../src/replica/index.js';
+import { parseRecord } from '../../src/replica/checksum-record.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { makeStore, putLtx, removeTempDirs, tempDir } from '../replica/helpers.js';
 import { History, apply, key, putL0, spanLtx } from './helpers.js';
@@ -54,8 +55,14 @@ describe.each(['file', 's3'] as const)('mergeInto and chain links (%s)', (kind) 
     const inputs = await l0(store);
     const m = await mergeInto(store, 1, inputs, { chunkBytes: inputs[0].size - 5 });
     expect(m).toMatchObject({ minTXID: 2n, maxTXID: 4n, inputs: 3, existed: false });
-    const merged = await store.get(key(store, 1, 2, 4));
-    expect(decodeLtx(merged).header.flags).toBe(0); // checksums kept
+    const got = await store.getWithMetadata(key(store, 1, 2, 4));
+    const merged = got.bytes;
+    // The output has the NoChecksum flag (as Litestream's); the linked inputs' checksums are kept in its record.
+    expect(decodeLtx(merged).header.flags).toBe(HEADER_FLAG_NO_CHECKSUM);
+    const first = decodeLtx(await store.get(inputs[0].key));
+    const last = decodeLtx(await store.get(inputs[2].key));
+    expect(first.header.preApplyChecksum).not.toBe(0n);
+    expect(parseRecord(got.metadata)).toEqual({ pre: first.header.preApplyChecksum, post: last.trailer.postApplyChecksum });
     expect(eq(apply(h.images[0], merged), h.images[3])).toBe(true);
 
     // Without checksums nothing can be checked: two histories merge as before (Litestream's files).
@@ -66,7 +73,9 @@ describe.each(['file', 's3'] as const)('mergeInto and chain links (%s)', (kind) 
     await putLtx(bare, 0, 3n, 3n, spanLtx(hA.images[1], hA.images[2], 3, 3, 3000, false));
     const m2 = await mergeInto(bare, 1, await l0(bare));
     expect(m2).toMatchObject({ minTXID: 2n, maxTXID: 3n, inputs: 2 });
-    expect(decodeLtx(await bare.get(key(bare, 1, 2, 3))).header.commit).toBeGreaterThan(0);
+    const bareGot = await bare.getWithMetadata(key(bare, 1, 2, 3));
+    expect(decodeLtx(bareGot.bytes).header.commit).toBeGreaterThan(0);
+    expect(parseRecord(bareGot.metadata)).toBeNull(); // no checksums in, none recorded
     h.close();
     hA.close();
     await Promise.all([store.close(), bare.close()]);

@@ -12,13 +12,13 @@ import { S3Store } from '../../src/storage/s3-store.js';
 import { makeStore, removeTempDirs, tempDir } from '../replica/helpers.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { testS3Config, testS3StoreOptions, uniquePrefix } from '../support/s3.js';
-import { bindAll, makeReplica, restored } from './helpers.js';
+import { makeReplica, restored, wrapGets } from './helpers.js';
 
 afterAll(removeTempDirs);
 
 /** The same store, but `damage` may change a GET body before the caller sees it. */
 function damaging(store: ObjectStore, damage: (key: string, body: Uint8Array) => Uint8Array): ObjectStore {
-  return { ...bindAll(store), get: async (key, options) => damage(key, await store.get(key, options)) };
+  return wrapGets(store, async (key, read) => damage(key, await read()));
 }
 
 describe('hydrate under damage', () => {

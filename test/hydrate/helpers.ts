@@ -52,6 +52,23 @@ export function writeImage(file: string, image: Uint8Array): void {
   writeFileSync(file, image);
 }
 
+/** `bindAll(store)` with every GET (get and getWithMetadata) passed through `wrap`: its body may be changed, or work done first. */
+export function wrapGets(store: ObjectStore, wrap: (key: string, read: () => Promise<Uint8Array>) => Promise<Uint8Array>): ObjectStore {
+  return {
+    ...bindAll(store),
+    get: (key, options) => wrap(key, () => store.get(key, options)),
+    getWithMetadata: async (key, options) => {
+      let metadata: Record<string, string> = {};
+      const bytes = await wrap(key, async () => {
+        const got = await store.getWithMetadata(key, options);
+        metadata = got.metadata;
+        return got.bytes;
+      });
+      return { bytes, metadata };
+    },
+  };
+}
+
 /** The store's methods bound to it, without the optional getStream (so reads go through get, which tests can wrap). */
 export function bindAll(store: ObjectStore): ObjectStore {
   return {

@@ -10,7 +10,7 @@ import { compactLtx } from '../../src/ltx/index.js';
 import { choosePlan, importDatabase, layoutFor, listReplica } from '../../src/replica/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { makeDb, makeStore, removeTempDirs, tempDir } from '../replica/helpers.js';
-import { addL0, bindAll, makeReplica, restored } from './helpers.js';
+import { addL0, bindAll, makeReplica, restored, wrapGets } from './helpers.js';
 
 afterAll(removeTempDirs);
 
@@ -124,18 +124,15 @@ describe('applyLtxFiles and identity', () => {
     const l0 = (await listReplica(store)).filter((f) => f.level === 0).sort((a, b) => Number(a.minTXID - b.minTXID));
     let compacted = false;
     // The first read of TXID 3's L0 file compacts L0 2..5 into L1 and deletes the L0 files first.
-    const racing = {
-      ...bindAll(store),
-      get: async (key: string, options?: Parameters<typeof store.get>[1]) => {
-        if (!compacted && key === l0[1].key) {
-          compacted = true;
-          const l1 = await compactLtx(await Promise.all(l0.map((f) => store.get(f.key))));
-          await store.put(layoutFor(store).fileKey(1, 2n, 5n), l1.bytes);
-          await store.deleteMany(l0.map((f) => f.key));
-        }
-        return store.get(key, options);
-      },
-    };
+    const racing = wrapGets(store, async (key, read) => {
+      if (!compacted && key === l0[1].key) {
+        compacted = true;
+        const l1 = await compactLtx(await Promise.all(l0.map((f) => store.get(f.key))));
+        await store.put(layoutFor(store).fileKey(1, 2n, 5n), l1.bytes);
+        await store.deleteMany(l0.map((f) => f.key));
+      }
+      return read();
+    });
     const out = path.join(dir, 'h.db');
     const f = await hydrate({ store: racing, path: out });
     expect(compacted).toBe(true);

@@ -64,12 +64,21 @@ describe.each(targets)('reads through compaction and retention (%s)', (_kind, ma
       expect(digest(follower)).toEqual(expected);
       const l0AtOpen = (await listReplica(store)).filter((f) => f.level === 0).map((f) => f.key);
       expect(l0AtOpen.length).toBeGreaterThan(5);
+      // Retention always keeps the newest L0 file (a Litestream primary taking over reads it),
+      // and that file holds page 1: one more commit (another table: t's digest does not change)
+      // so that every L0 file the follower's index was built from can go. The follower is not
+      // read until they are gone, so its next transaction reads through its old index.
+      writer.exec('CREATE TABLE marker(x)');
+      await writer.sync();
+      const newestL0 = (await listReplica(store, [0])).find((f) => f.maxTXID === writer.txid)!.key;
+      expect(l0AtOpen).not.toContain(newestL0);
 
       // Compaction covers them with L1, retention deletes them 300 ms later.
       await until('the L0 files the indexes were built from to be deleted', async () => {
         const now = new Set((await listReplica(store)).map((f) => f.key));
         return l0AtOpen.every((k) => !now.has(k));
       });
+      expect((await listReplica(store, [0])).map((f) => f.key)).toEqual([newestL0]); // the newest L0 file stays
 
       follower.clearCache();
       expect(digest(follower)).toEqual(expected); // every page from a deleted file: re-planned once, then L1
@@ -119,9 +128,11 @@ describe('a follower that fell behind past the readers\' grace', () => {
         writer.run('INSERT INTO t(v) VALUES (?)', ['w'.repeat(3000)]);
         await writer.sync();
       }
-      // L1 1..5 and a snapshot 1..5; the L0 files go at once: TXID 3 is in no file's boundary any more.
+      // L1 1..5 and a snapshot 1..5; the L0 files go at once, but for the newest (5, which retention
+      // always keeps): TXID 3 is in no file's boundary any more.
       const pass = await compactOnce(store, { force: true, policy: { l0RetentionMs: 0, readerGraceMs: 0 }, now: Date.now() + 1000 });
-      expect(pass.deleted.filter((d) => d.level === 0)).toHaveLength(5);
+      expect(pass.deleted.filter((d) => d.level === 0).map((d) => d.maxTXID)).toEqual([1n, 2n, 3n, 4n]);
+      expect((await listReplica(store, [0])).map((f) => f.maxTXID)).toEqual([5n]);
       follower.clearCache();
       expect(follower.get('SELECT count(*) AS n FROM t')).toEqual({ n: 4 }); // the state at TXID 5, whole
       expect(follower.txid).toBe(5n);

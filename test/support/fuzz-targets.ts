@@ -78,6 +78,8 @@ export function bufferLogTarget(): FuzzTarget {
         for (let t = 0; t < 2 + k; t++) {
           const pages: [number, Uint8Array][] = [[1 + t, new Uint8Array(PS).fill(t + 1)], [7 + k, new Uint8Array(PS).fill(0xee)]];
           b.append({ pages, commit: t === 2 ? 2 : 8 + k, checksum: k % 2 ? BigInt(t + 1) | (1n << 63n) : null });
+          // Several commits per TXID, and (for k ≥ 2) a second TXID after the syncer froze the first.
+          if (t === 1 && k >= 2) b.batch();
         }
         if (k % 2) b.recordUpload({ key: 'ltx/0/x.ltx', minTXID: 1n, maxTXID: 2n, commit: 9, postApplyChecksum: null, fileChecksum: 0x8000000000000001n });
         b.close();
@@ -114,8 +116,9 @@ export function bufferLogTarget(): FuzzTarget {
       try {
         const commits = b.commits();
         let prev = b.base?.txid ?? 0n;
-        for (const c of commits) {
-          if (c.txid !== prev + 1n) throw new FuzzFailure(`commit TXIDs not consecutive: ${prev} then ${c.txid}`);
+        for (const [i, c] of commits.entries()) {
+          // A TXID's commits are adjacent: the first commit takes base+1, each later one the same TXID or the next.
+          if (c.txid !== prev + 1n && !(i > 0 && c.txid === prev)) throw new FuzzFailure(`commit TXIDs out of order: ${prev} then ${c.txid}`);
           prev = c.txid;
           for (const pgno of c.pages.slice(0, 8)) {
             const p = b.page(pgno);
@@ -125,7 +128,12 @@ export function bufferLogTarget(): FuzzTarget {
         // A batch writes zero pages for every page a shrink cut off: linear in the database
         // size the records claim, as for any writer; only asked of sizes a test can hold.
         const base = b.base;
-        if (base && base.commit <= 1 << 16 && commits.every((c) => c.commit <= 1 << 16)) b.batch();
+        if (base && base.commit <= 1 << 16 && commits.every((c) => c.commit <= 1 << 16)) {
+          const batch = b.batch();
+          // One L0 file is one TXID: the oldest unsynced one, base+1.
+          if (commits.length > 0 && (batch === null || batch.minTXID !== base.txid + 1n || batch.maxTXID !== batch.minTXID)) throw new FuzzFailure(`batch ${batch?.minTXID}-${batch?.maxTXID} on base ${base.txid}`);
+          if (commits.length === 0 && batch !== null) throw new FuzzFailure('a batch with no commits');
+        }
       } finally {
         b.close();
         for (const n of readdirSync(dir)) if (n.startsWith('conflict-')) rmSync(path.join(dir, n), { recursive: true, force: true });

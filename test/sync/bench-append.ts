@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   let commits = 0;
   const lat2: number[] = [];
   while (Date.now() < end) {
-    const t = buffer.lastTXID + 1n;
+    const t = BigInt(lat.length + commits + 1); // a commit number (TXIDs count uploads, not commits)
     const t0 = performance.now();
     buffer.append({ pages: [[1, pageBytes(t, 1, PS)], [2 + Number(t % 50n), pageBytes(t, 2, PS)]], commit: 60, checksum: null });
     lat2.push(performance.now() - t0);
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       appendFsync: { n: lat.length, p50Ms: +pct(lat, 50).toFixed(3), p99Ms: +pct(lat, 99).toFixed(3) },
-      busy: { seconds, commits, commitsPerSec: Math.round(commits / seconds), intervalMs, puts: s.puts, putsPerInterval: +(s.puts / seconds).toFixed(2), appendP50Ms: +pct(lat2, 50).toFixed(3), appendP99Ms: +pct(lat2, 99).toFixed(3), syncLagMs: s.syncLagMs },
+      busy: { seconds, commits, commitsPerSec: Math.round(commits / seconds), intervalMs, puts: s.puts, putsPerInterval: +(s.puts / seconds).toFixed(2), txids: Number(buffer.lastTXID), appendP50Ms: +pct(lat2, 50).toFixed(3), appendP99Ms: +pct(lat2, 99).toFixed(3), syncLagMs: s.syncLagMs },
     }),
   );
   buffer.close();

@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeLtx, HEADER_FLAG_NO_CHECKSUM } from '../../src/ltx/index.js';
-import { layoutFor, listLevel, planRestore, restore } from '../../src/replica/index.js';
+import { decodeLtx, encodeLtx, HEADER_FLAG_NO_CHECKSUM } from '../../src/ltx/index.js';
+import { layoutFor, listLevel, planRestore, readLtxHeader, readPostApplyChecksum, restore } from '../../src/replica/index.js';
+import { parseRecord, recordMetadata } from '../../src/replica/checksum-record.js';
 import { FileStore } from '../../src/storage/file-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { S3Store } from '../../src/storage/s3-store.js';
@@ -65,16 +66,32 @@ describe.each(['file', 's3'] as const)('Syncer on %s', (kind) => {
 
     // Every file decodes; TXIDs chain with no gap or overlap; the first is a snapshot.
     expect(files[0].minTXID).toBe(1n);
+    // One TXID per file (N-N, as Litestream names them), so the TXIDs count the uploads.
     for (let i = 0; i < files.length; i++) {
       const d = decodeLtx(files[i].encoded.bytes);
       expect(d.header.minTXID).toBe(files[i].minTXID);
+      expect(files[i].maxTXID).toBe(files[i].minTXID);
       if (i > 0) expect(files[i].minTXID).toBe(files[i - 1].maxTXID + 1n);
       expect(files[i].key).toBe(layoutFor(store).fileKey(0, files[i].minTXID, files[i].maxTXID));
+      // Every file is NoChecksum, as Litestream writes; the database checksums go beside it, in the record.
+      expect(d.header.flags & HEADER_FLAG_NO_CHECKSUM).toBe(HEADER_FLAG_NO_CHECKSUM);
+      expect(d.header.preApplyChecksum).toBe(0n);
+      expect(d.trailer.postApplyChecksum).toBe(0n);
+      expect(parseRecord((await store.getWithMetadata(files[i].key)).metadata)).toEqual(files[i].record);
     }
     expect(files[files.length - 1].maxTXID).toBe(buffer.lastTXID);
-    // The last file carries a commit without a checksum: NoChecksum, as Litestream writes.
-    expect(files[files.length - 1].encoded.header.flags & HEADER_FLAG_NO_CHECKSUM).toBe(HEADER_FLAG_NO_CHECKSUM);
-    expect(files[0].encoded.header.flags).toBe(0);
+    expect(files.length).toBe(Number(buffer.lastTXID));
+    expect(files).toHaveLength(3); // one per flush: 21 commits, 1, then 3 (the appends between flushes never yield)
+    // The snapshot's record comes from its pages; read back, its header is as if the checksums were inline.
+    expect(files[0].record).toMatchObject({ pre: 0n });
+    expect(files[0].record!.post).not.toBe(0n);
+    expect((await readLtxHeader(store, files[0].key)).flags).toBe(0);
+    expect(await readPostApplyChecksum(store, files[0].key)).toBe(files[0].record!.post);
+    // The last file carries a commit without a checksum: no record, so NoChecksum even read back.
+    expect(files[files.length - 1].record).toBeNull();
+    expect((await readLtxHeader(store, files[files.length - 1].key)).flags & HEADER_FLAG_NO_CHECKSUM).toBe(HEADER_FLAG_NO_CHECKSUM);
+    // A file between them links to the one before it: its pre-apply checksum is the previous post-apply one.
+    for (let i = 1; i < files.length - 1; i++) expect(files[i].record).toEqual({ pre: files[i - 1].record!.post, post: expect.any(BigInt) });
     expect((await listLevel(store, 0)).map((f) => f.key)).toEqual(files.map((f) => f.key));
     if (kind === 's3') {
       const head = await store.head(files[0].key);
@@ -116,7 +133,8 @@ describe.each(['file', 's3'] as const)('Syncer on %s', (kind) => {
     await winner.stop({ flush: true });
     expect(Buffer.compare(await restoreBytes(store), winnerDb.current())).toBe(0);
 
-    // Batches of different sizes make different keys (1 commit vs 2): the rival check catches it.
+    // Batches of different sizes (1 commit vs 2) still make the same key: a TXID is one upload, so
+    // both write base+1-base+1 and the conditional put catches the second, before anything lands.
     const c = openBuffer(store);
     await reconcileBuffer(store, c, quiet); // c sits on the same base as the winner
     const w2 = new Syncer({ store, buffer: winBuf, intervalMs: 10_000, log: quiet });
@@ -124,18 +142,20 @@ describe.each(['file', 's3'] as const)('Syncer on %s', (kind) => {
     winBuf.append(winnerDb.step('INSERT INTO more VALUES (1)'));
     await w2.flush();
     const size = c.base!.commit;
-    c.append({ pages: [[1, new Uint8Array(PS)]], commit: size, checksum: null });
-    c.append({ pages: [[2, new Uint8Array(PS)]], commit: size, checksum: null });
+    expect(c.append({ pages: [[1, new Uint8Array(PS)]], commit: size, checksum: null })).toBe(c.base!.txid + 1n);
+    expect(c.append({ pages: [[2, new Uint8Array(PS)]], commit: size, checksum: null })).toBe(c.base!.txid + 1n);
     const cErr = await sc.flush().then(
       () => null,
       (e: Error) => e,
     );
     expect(cErr).toBeInstanceOf(SecondWriterError);
     expect((cErr as SecondWriterError).key).toBe(layoutFor(store).fileKey(0, winBuf.base!.txid, winBuf.base!.txid));
+    expect(cErr!.message).toMatch(/conditional put of TXIDs (\d+)\.\.\1 failed/);
     expect(sc.state).toBe('fenced');
     expect(c.unsynced().commits).toBe(2);
+    expect(c.lastTXID).toBe(winBuf.base!.txid);
     const l0 = await listLevel(store, 0);
-    expect(l0.some((f) => f.maxTXID === c.lastTXID)).toBe(false); // c's file was removed again
+    expect(l0.filter((f) => f.maxTXID === c.lastTXID).map((f) => f.key)).toEqual([(cErr as SecondWriterError).key]); // the winner's, untouched
     expect(Buffer.compare(await restoreBytes(store), winnerDb.current())).toBe(0);
     await w2.stop({ flush: true });
 
@@ -148,6 +168,32 @@ describe.each(['file', 's3'] as const)('Syncer on %s', (kind) => {
     expect(rec.message).toMatch(/1 unsynced commits kept aside in .*conflict-.*moved on/);
     expect(readFileSync(path.join(rec.setAsideDir!, 'REASON.txt'), 'utf8')).toMatch(/TXIDs 1\.\.1/);
     expect(reopened.base!.txid).toBe(winBuf.base!.txid);
+
+    // Different keys for the same TXIDs now come only from other tools or older writers: one put by
+    // hand, past the base with a higher key (one file for two TXIDs). If-None-Match cannot see it; the
+    // rival check after our put does: it is not withdrawn, so we yield and remove our own file.
+    const top = winBuf.base!.txid;
+    const foreignKey = layoutFor(store).fileKey(0, top + 1n, top + 2n);
+    const current = winnerDb.current();
+    const foreign = encodeLtx(
+      { pageSize: PS, commit: current.length / PS, minTXID: top + 1n, maxTXID: top + 2n, timestamp: BigInt(Date.now()), flags: HEADER_FLAG_NO_CHECKSUM },
+      [{ pgno: 1, data: current.subarray(0, PS) }], // rewrites page 1 as it is: the database stays the winner's
+    );
+    await store.putIfAbsent(foreignKey, foreign.bytes);
+    const sr = new Syncer({ store, buffer: reopened, intervalMs: 10_000, log: quiet });
+    expect(reopened.append({ pages: [[1, current.slice(0, PS)]], commit: current.length / PS, checksum: null })).toBe(top + 1n);
+    const rErr = await sr.flush().then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(rErr).toBeInstanceOf(SecondWriterError);
+    expect((rErr as SecondWriterError).key).toBe(foreignKey);
+    expect(rErr!.message).toMatch(/a higher key than ours.*not withdrawn.*was removed/);
+    expect(sr.state).toBe('fenced');
+    expect(reopened.unsynced().commits).toBe(1);
+    expect((await listLevel(store, 0)).filter((f) => f.maxTXID > top).map((f) => f.key)).toEqual([foreignKey]); // ours was removed again
+    expect(Buffer.compare(await restoreBytes(store), winnerDb.current())).toBe(0);
+    await sr.stop();
     for (const x of [reopened, winBuf, c]) x.close();
     for (const d of [dbA, dbB]) d.close();
   });
@@ -193,7 +239,13 @@ describe('Syncer and a failing store', () => {
       for (let i = 1; i < l0.length; i++) expect(l0[i].minTXID).toBe(l0[i - 1].maxTXID + 1n); // no gap, no overlap
       expect(l0[0].minTXID).toBe(1n);
       expect(l0[l0.length - 1].maxTXID).toBe(buffer.lastTXID);
-      expect((await planRestore(healthy)).txid).toBe(61n);
+      // A TXID is one upload, not one commit: 61 commits, one L0 file (N-N) per successful sync.
+      for (const f of l0) expect(f.maxTXID).toBe(f.minTXID);
+      expect(BigInt(l0.length)).toBe(buffer.lastTXID);
+      expect(syncer.stats().syncs).toBe(l0.length);
+      expect(buffer.lastTXID).toBeGreaterThan(1n);
+      expect(buffer.lastTXID).toBeLessThanOrEqual(61n);
+      expect((await planRestore(healthy)).txid).toBe(buffer.lastTXID);
       expect(Buffer.compare(await restoreBytes(healthy), db.current())).toBe(0);
       db.close();
       buffer.close();
@@ -220,10 +272,10 @@ describe('reconcileBuffer', () => {
     // A crash between the PUT and markSynced: the upload record tells it is ours.
     buffer.append(db.step('INSERT INTO t VALUES (1)'));
     const batch = buffer.batch()!;
-    const enc = encodeBatch(batch, PS);
+    const { encoded: enc, record } = encodeBatch(batch, PS);
     const key = layoutFor(store).fileKey(0, batch.minTXID, batch.maxTXID);
-    buffer.recordUpload({ key, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, postApplyChecksum: enc.postApplyChecksum, fileChecksum: enc.fileChecksum });
-    await store.putIfAbsent(key, enc.bytes);
+    buffer.recordUpload({ key, minTXID: batch.minTXID, maxTXID: batch.maxTXID, commit: batch.commit, postApplyChecksum: record?.post ?? null, fileChecksum: enc.fileChecksum });
+    await store.putIfAbsent(key, enc.bytes, { metadata: record ? recordMetadata(record) : undefined });
     buffer.close();
     buffer = openBuffer(store, dir);
     const r2 = await reconcileBuffer(store, buffer, quiet);

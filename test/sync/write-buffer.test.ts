@@ -19,26 +19,47 @@ function fresh(dir = tempDir('buf'), maxBytes = 1 << 20): WriteBuffer {
 afterAll(removeTempDirs);
 
 describe('WriteBuffer', () => {
-  it('assigns TXIDs, serves the newest page, merges a batch newest-wins', () => {
+  it('commits share the pending TXID until a batch freezes it; a batch is one TXID, merged newest-wins', () => {
     const b = fresh();
     expect(b.lastTXID).toBe(0n);
-    expect(b.append({ pages: [[1, page(1)], [2, page(2)]], commit: 2, checksum: null })).toBe(1n);
-    expect(b.append({ pages: [[2, page(22)], [3, page(3)]], commit: 3, checksum: null })).toBe(2n);
+    expect(b.append({ pages: [[1, page(1)], [2, page(2)]], commit: 2, checksum: 7n | (1n << 63n) })).toBe(1n);
+    expect(b.append({ pages: [[2, page(22)], [3, page(3)]], commit: 3, checksum: null })).toBe(1n);
     expect(b.page(2)).toEqual(page(22));
     expect(b.page(4)).toBeUndefined();
     expect(b.commitSize).toBe(3);
     const batch = b.batch()!;
-    expect([batch.minTXID, batch.maxTXID, batch.commit]).toEqual([1n, 2n, 3]);
+    expect([batch.minTXID, batch.maxTXID, batch.commit]).toEqual([1n, 1n, 3]);
     expect(batch.pages.get(2)).toEqual(page(22));
-    expect(batch.postApplyChecksum).toBeNull();
-    const first = b.batch(1n)!;
-    expect([first.maxTXID, first.commit, first.pages.get(2)![0]]).toEqual([1n, 2, 2]);
+    expect(batch.postApplyChecksum).toBeNull(); // the second commit's checksum is unknown
+    // Frozen: the next commit starts TXID 2, and the batch for TXID 1 does not change.
+    expect(b.append({ pages: [[2, page(99)]], commit: 3, checksum: null })).toBe(2n);
+    expect(b.append({ pages: [[4, page(4)]], commit: 4, checksum: null })).toBe(2n);
+    const again = b.batch()!;
+    expect([again.maxTXID, again.commit, again.pages.get(2)![0], again.pages.has(4)]).toEqual([1n, 3, 22, false]);
+    expect(b.unsynced()).toMatchObject({ commits: 4, fromTXID: 1n, toTXID: 2n });
+    b.markSynced(1n, null, 3);
+    const second = b.batch()!;
+    expect([second.minTXID, second.maxTXID, second.commit, second.pages.get(2)![0], second.pages.get(4)![0]]).toEqual([2n, 2n, 4, 99, 4]);
+    b.close();
+  });
+
+  it('a shrink and a regrow inside one TXID: the page written after the shrink is kept', () => {
+    const b = fresh();
+    b.append({ pages: [1, 2, 3].map((p) => [p, page(p)] as [number, Uint8Array]), commit: 3, checksum: null });
+    b.append({ pages: [[1, page(11)]], commit: 1, checksum: null }); // shrink to 1, same TXID
+    b.append({ pages: [[3, page(33)]], commit: 3, checksum: null }); // regrow, same TXID
+    expect(b.lastTXID).toBe(1n);
+    expect(b.page(2)).toEqual(page(0));
+    expect(b.page(3)).toEqual(page(33));
+    const batch = b.batch()!;
+    expect([batch.pages.get(1)![0], batch.pages.get(2)![0], batch.pages.get(3)![0]]).toEqual([11, 0, 33]);
     b.close();
   });
 
   it('a shrink then a regrow reads the cut-off pages as zeros, in the page reads and in the batch', () => {
     const b = fresh();
     b.append({ pages: [1, 2, 3, 4, 5].map((p) => [p, page(p)] as [number, Uint8Array]), commit: 5, checksum: null });
+    b.batch();
     b.markSynced(1n, null, 5);
     b.append({ pages: [[1, page(11)]], commit: 2, checksum: null }); // shrink to 2
     b.append({ pages: [[4, page(44)]], commit: 5, checksum: null }); // regrow, page 3 and 5 not rewritten
@@ -52,21 +73,29 @@ describe('WriteBuffer', () => {
     b.close();
   });
 
-  it('markSynced drops the synced commits durably and keeps later ones', () => {
+  it('markSynced drops the synced commits durably and keeps later ones; recovered commits are frozen', () => {
     const dir = tempDir('buf');
     const b = fresh(dir);
-    for (let i = 1; i <= 5; i++) b.append({ pages: [[i, page(i)]], commit: 5, checksum: null });
-    b.markSynced(3n, null, 5);
-    expect(b.base!.txid).toBe(3n);
+    for (let i = 1; i <= 3; i++) b.append({ pages: [[i, page(i)]], commit: 5, checksum: null });
+    b.batch(); // TXID 1 frozen: the next commits are TXID 2
+    for (let i = 4; i <= 5; i++) expect(b.append({ pages: [[i, page(i)]], commit: 5, checksum: null })).toBe(2n);
+    b.markSynced(1n, null, 5);
+    expect(b.base!.txid).toBe(1n);
     expect(b.page(1)).toBeUndefined(); // now served by the remote
     expect(b.page(5)).toEqual(page(5));
-    expect(b.unsynced()).toMatchObject({ commits: 2, fromTXID: 4n, toTXID: 5n });
+    expect(b.unsynced()).toMatchObject({ commits: 2, fromTXID: 2n, toTXID: 2n });
+    // The kept TXID is still this process's pending one: it takes more commits.
+    expect(b.append({ pages: [[6, page(6)]], commit: 6, checksum: null })).toBe(2n);
     b.close();
     const again = WriteBuffer.open(dir, { replicaUrl: URL_A, pageSize: PS, maxBytes: 1 << 20, log: quiet });
-    expect(again.base!.txid).toBe(3n);
-    expect(again.lastTXID).toBe(5n);
-    expect(again.batch()!.minTXID).toBe(4n);
+    expect(again.base!.txid).toBe(1n);
+    expect(again.lastTXID).toBe(2n);
+    expect(again.unsynced().commits).toBe(3);
+    const batch = again.batch()!;
+    expect([batch.minTXID, batch.maxTXID, batch.commit]).toEqual([2n, 2n, 6]);
     expect(again.page(4)).toEqual(page(4));
+    // Recovered: TXID 2 may be in an upload already, so a new commit starts TXID 3.
+    expect(again.append({ pages: [[1, page(7)]], commit: 6, checksum: null })).toBe(3n);
     again.close();
   });
 
@@ -86,10 +115,11 @@ describe('WriteBuffer', () => {
       writeFileSync(log, whole.subarray(0, cut));
       const r = WriteBuffer.open(dir, { replicaUrl: URL_A, pageSize: PS, maxBytes: 1 << 20, log: quiet });
       const expected = ends.filter((e) => e <= cut).length;
-      expect(r.lastTXID).toBe(BigInt(expected));
+      expect(r.commits().length).toBe(expected);
+      expect(r.lastTXID).toBe(expected > 0 ? 1n : 0n); // the six commits share TXID 1
       for (let t = 1; t <= expected; t++) expect(r.page(t)).toEqual(pageBytes(BigInt(t), t, PS));
-      // and it appends cleanly after the cut
-      expect(r.append({ pages: [[9, page(9)]], commit: 9, checksum: null })).toBe(BigInt(expected + 1));
+      // and it appends cleanly after the cut, in a new TXID (recovered commits are frozen)
+      expect(r.append({ pages: [[9, page(9)]], commit: 9, checksum: null })).toBe(expected > 0 ? 2n : 1n);
       r.close();
     }
     // a flipped byte inside record 4: records 1..3 survive
@@ -97,13 +127,13 @@ describe('WriteBuffer', () => {
     bad[ends[2] + 40] ^= 0xff;
     writeFileSync(log, bad);
     const r = WriteBuffer.open(dir, { replicaUrl: URL_A, pageSize: PS, maxBytes: 1 << 20, log: quiet });
-    expect(r.lastTXID).toBe(3n);
+    expect(r.commits().length).toBe(3);
     expect(statSync(log).size).toBe(ends[2]);
     r.close();
     // garbage appended after valid records is ignored
     appendFileSync(log, Buffer.from('garbage that is not a record'));
     const g = WriteBuffer.open(dir, { replicaUrl: URL_A, pageSize: PS, maxBytes: 1 << 20, log: quiet });
-    expect(g.lastTXID).toBe(3n);
+    expect(g.commits().length).toBe(3);
     g.close();
   });
 
@@ -120,11 +150,12 @@ describe('WriteBuffer', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(BufferFullError);
-    expect((err as Error).message).toMatch(/3 commits \(TXIDs 1\.\.3\).*503 SlowDown/);
+    expect((err as Error).message).toMatch(/3 commits \(TXIDs 1\.\.1\).*503 SlowDown/);
     expect(b.unsynced().oldestCommitMs).toBeTypeOf('number');
-    expect(b.lastTXID).toBe(3n); // the refused commit left nothing behind
-    b.markSynced(3n, null, 1);
-    expect(b.append({ pages: [[1, page(4)]], commit: 1, checksum: null })).toBe(4n);
+    expect(b.commits().length).toBe(3); // the refused commit left nothing behind
+    b.batch();
+    b.markSynced(1n, null, 1);
+    expect(b.append({ pages: [[1, page(4)]], commit: 1, checksum: null })).toBe(2n);
     b.close();
   });
 

@@ -42,21 +42,23 @@ describe('Syncer.flushSync', () => {
     const syncer = new Syncer({ store, buffer, intervalMs: 3_600_000, log: quiet });
     try {
       syncer.start();
+      // Six commits, one upload: they all join TXID 1, and one L0 file (1-1) carries them.
       buffer.append(db.step('CREATE TABLE t(x)'));
-      for (let i = 0; i < 5; i++) buffer.append(db.step(`INSERT INTO t VALUES (randomblob(${500 * (i + 1)}))`));
-      expect(syncer.flushSync(sync)).toBe(6n);
+      for (let i = 0; i < 5; i++) expect(buffer.append(db.step(`INSERT INTO t VALUES (randomblob(${500 * (i + 1)}))`))).toBe(1n);
+      expect(buffer.unsynced().commits).toBe(6);
+      expect(syncer.flushSync(sync)).toBe(1n);
       expect(buffer.unsynced().commits).toBe(0);
-      expect((await listLevel(store, 0)).map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(['1-6']);
+      expect((await listLevel(store, 0)).map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(['1-1']);
       expect(Buffer.compare(await restoredBytes(store), Buffer.from(db.current()))).toBe(0);
       // Nothing new: no upload, the same TXID.
       const puts = syncer.stats().puts;
-      expect(syncer.flushSync(sync)).toBe(6n);
+      expect(syncer.flushSync(sync)).toBe(1n);
       expect(syncer.stats().puts).toBe(puts);
       // An async flush() waiting is resolved by it.
-      buffer.append(db.step('INSERT INTO t VALUES (1)'));
+      expect(buffer.append(db.step('INSERT INTO t VALUES (1)'))).toBe(2n);
       let resolved = false;
       const waiting = syncer.flush().then(() => (resolved = true));
-      expect(syncer.flushSync(sync)).toBe(7n);
+      expect(syncer.flushSync(sync)).toBe(2n);
       await waiting;
       expect(resolved).toBe(true);
       expect(syncer.state).toBe('idle');
@@ -82,16 +84,16 @@ describe('Syncer.flushSync', () => {
       buffer.append(db.step('CREATE TABLE t(x)'));
       buffer.append(db.step('INSERT INTO t VALUES (randomblob(3000))'));
       syncer.start();
-      // Let the async upload of 1-2 start (its PUT is held 300 ms by the proxy), then flush synchronously.
+      // Let the async upload of TXID 1 (both commits) start (its PUT is held 300 ms by the proxy), then flush synchronously.
       await new Promise((ok) => setTimeout(ok, 60));
       expect(syncer.stats().puts).toBe(1);
-      buffer.append(db.step('INSERT INTO t VALUES (2)'));
-      expect(syncer.flushSync(sync)).toBe(3n);
+      expect(buffer.append(db.step('INSERT INTO t VALUES (2)'))).toBe(2n); // TXID 1 is taken: a new one
+      expect(syncer.flushSync(sync)).toBe(2n);
       await new Promise((ok) => setTimeout(ok, 800)); // the async PUT's answer arrives; it must do nothing more
       expect(syncer.state).toBe('idle');
       expect(syncer.lastError).toBeNull();
       expect(syncer.stats().failures).toBe(0);
-      expect((await listLevel(direct, 0)).map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(['1-2', '3-3']);
+      expect((await listLevel(direct, 0)).map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(['1-1', '2-2']);
       expect(Buffer.compare(await restoredBytes(direct), Buffer.from(db.current()))).toBe(0);
     } finally {
       await syncer.stop();
@@ -122,16 +124,17 @@ describe('Syncer.flushSync', () => {
     const { buffer, db } = await buffered(direct);
     const syncer = new Syncer({ store: direct, buffer, intervalMs: 3_600_000, log: quiet, retry: { baseDelayMs: 10, maxDelayMs: 50 } });
     try {
+      // The first flush carries two commits (TXID 1), each later one a single commit: one TXID per flush.
       buffer.append(db.step('CREATE TABLE t(x)'));
       for (let i = 0; i < 20; i++) {
-        buffer.append(db.step(`INSERT INTO t VALUES (randomblob(${100 * i}))`));
-        expect(syncer.flushSync(sync)).toBe(BigInt(i + 2));
+        expect(buffer.append(db.step(`INSERT INTO t VALUES (randomblob(${100 * i}))`))).toBe(BigInt(i + 1));
+        expect(syncer.flushSync(sync)).toBe(BigInt(i + 1));
         expect(buffer.unsynced().commits).toBe(0);
       }
       expect(syncer.stats().failures).toBeGreaterThan(5);
       // One file per flush, no duplicate or overlap: a put whose answer was lost was recognised.
       const l0 = await listLevel(direct, 0);
-      expect(l0.map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(['1-2', ...Array.from({ length: 19 }, (_, i) => `${i + 3}-${i + 3}`)]);
+      expect(l0.map((f) => `${f.minTXID}-${f.maxTXID}`)).toEqual(Array.from({ length: 20 }, (_, i) => `${i + 1}-${i + 1}`));
       expect(Buffer.compare(await restoredBytes(direct), Buffer.from(db.current()))).toBe(0);
     } finally {
       await syncer.stop();
