@@ -74,7 +74,8 @@ try {
   const json = JSON.stringify({ ...report, policy: 'default', startedWith: { minutes, rows, cache: values.cache } }, null, 2);
   process.stdout.write(`${json}\n`);
   if (values.out) writeFileSync(values.out, `${json}\n`);
-  process.exitCode = report.readErrors + report.violations + report.restoreFailures === 0 ? 0 : 1;
+  // With the default policy's five minutes of readers' grace, an expired read is a failure too.
+  process.exitCode = report.readErrors + report.violations + report.restoreFailures + report.expired.count === 0 ? 0 : 1;
 } finally {
   if (stats === null) await proxy.stop().catch(() => undefined);
   await store.close();

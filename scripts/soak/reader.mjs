@@ -2,7 +2,9 @@
 // real one is, so its synchronous reads never hold up the writer's event loop. It
 // reads every readEveryMs and prints what it saw; the soak checks it against the
 // oracle. Lines on stdout (JSON): {t:'ready'}, {t:'read', db, seq, digest, rows, txid},
-// {t:'error', message}, {t:'stats', ...} (after `stop` on stdin). `refresh` on stdin:
+// {t:'error', message}, {t:'expired', message, queryMs, sincePollMs, pollFailures} (a
+// query failed with REPLICA_EXPIRED and was retried, as the error says to),
+// {t:'stats', ...} (after `stop` on stdin). `refresh` on stdin:
 // poll now, then read (with a full scan).
 //   node scripts/soak/reader.mjs '<json: { dist, url, name, cacheSize, pollInterval, hydrationPath, readEveryMs, fullEvery, durationMs }>'
 import { createInterface } from 'node:readline';
@@ -27,13 +29,23 @@ let memStart = null;
 let reads = 0;
 let stopping = false;
 
-function check(full) {
+function check(full, retry = true) {
   reads++;
+  const t0 = Date.now();
   try {
     const row = db.get(full ? FULL : QUICK);
     out({ t: 'read', db: row.db, seq: Number(row.seq), digest: row.digest, rows: full ? row.rows : null, txid: db.txid });
   } catch (err) {
-    out({ t: 'error', message: String(err?.message ?? err) });
+    const message = String(err?.message ?? err);
+    if (retry && message.includes('REPLICA_EXPIRED')) {
+      // The reader fell further behind than the readers' grace: what the error tells an
+      // application to do is retry. How far behind its poller was says why it fell behind.
+      const p = db.pollerStats();
+      out({ t: 'expired', message, queryMs: Date.now() - t0, sincePollMs: p?.lastPollMs == null ? null : t0 - p.lastPollMs, pollFailures: p?.failures ?? 0 });
+      check(full, false);
+      return;
+    }
+    out({ t: 'error', message });
   }
 }
 

@@ -67,6 +67,12 @@ export interface SoakReport {
   readErrors: number;
   /** Queries failed with REPLICA_REPLACED, and restores whose files vanished, while the replica was being replaced (clear errors, allowed then only). */
   replacedErrors: number;
+  /**
+   * Queries that failed with REPLICA_EXPIRED (a reader further behind than the readers'
+   * grace; the reader retried, and the retry's answer is checked like any other), with
+   * how long the query had run and how long since its poller's last successful poll.
+   */
+  expired: { count: number; examples: string[] };
   /** Answers that match no committed state (never expected). */
   violations: number;
   examples: string[];
@@ -151,6 +157,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     readErrors: 0,
     replacedErrors: 0,
     violations: 0,
+    expired: { count: 0, examples: [] },
     examples: [],
     restores: 0,
     restoreFailures: 0,
@@ -293,16 +300,26 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     rssMB: { start: number; end: number };
   }
   interface ReadLine {
-    t: 'ready' | 'read' | 'error' | 'stats';
+    t: 'ready' | 'read' | 'error' | 'expired' | 'stats';
     db?: string;
     seq?: number;
     digest?: string;
     rows?: string | null;
     txid?: string;
     message?: string;
+    queryMs?: number;
+    sincePollMs?: number | null;
+    pollFailures?: number;
   }
   const readers: Reader[] = [];
   const seen = (r: Reader, line: ReadLine) => {
+    if (line.t === 'expired') {
+      report.expired.count++;
+      const ex = `${r.name}: query ran ${line.queryMs} ms, ${line.sincePollMs ?? '?'} ms after its last successful poll (${line.pollFailures} failed polls): ${line.message}`;
+      if (report.expired.examples.length < 5) report.expired.examples.push(ex);
+      say(`expired: ${ex}`);
+      return;
+    }
     if (line.t === 'error') {
       if (replacing && line.message!.includes('REPLICA_REPLACED')) report.replacedErrors++;
       else problem('error', `${r.name}: ${line.message}`);

@@ -82,6 +82,15 @@ describe('ltxvfs demo', () => {
     }
   });
 
+  it('makes a --dir that does not exist yet', () => {
+    const dir = path.join(workDir(), 'new', 'nested');
+    const r = cli(['demo', '--rows', '500', '--dir', dir, '--json']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: true, dir, kept: true });
+    expect(existsSync(path.join(dir, 'replica', SNAPSHOT))).toBe(true);
+  });
+
   it('removes its temp directory unless --keep', () => {
     const r = cli(['demo', '--rows', '500', '--json']);
     expect(r.code).toBe(0);
