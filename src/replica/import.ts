@@ -108,8 +108,12 @@ export async function importDatabase(dbPath: string, store: ObjectStore, options
     closeSync(fd);
   }
 
-  // Boot pack hook (issue 14): the old database's pack goes first, so that it never describes the new files.
-  await store.deleteMany([BOOT_PACK_KEY, ...existing.map((f) => f.key)]);
+  // The old database's boot pack goes first, so that it never describes the new files;
+  // then its files newest first: what is left at any moment (or after a crash) is a
+  // prefix of the old chain, so a follower reading mid-replacement finds the replica
+  // behind its TXID (REPLICA_REPLACED) rather than a gap before it (REPLICA_EXPIRED).
+  const newestFirst = [...existing].sort((a, b) => (a.maxTXID === b.maxTXID ? b.level - a.level : a.maxTXID > b.maxTXID ? -1 : 1));
+  await store.deleteMany([BOOT_PACK_KEY, ...newestFirst.map((f) => f.key)]);
   const key = layoutFor(store).fileKey(SNAPSHOT_LEVEL, 1n, 1n);
   const record = recordMetadata({ pre: 0n, post: encoded.snapshotChecksum! });
   const metadata = { 'litestream-timestamp': formatLitestreamTimestamp(timestamp), ...record };

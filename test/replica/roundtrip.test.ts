@@ -75,10 +75,21 @@ describe.each(['file', 's3'] as const)('import → restore on %s', (kind) => {
     const bImage = makeDb(b, 4096, (db) => db.exec('CREATE TABLE b(y); INSERT INTO b VALUES (1)'));
     const store = makeStore(kind);
     await importDatabase(a, store);
-    await putLtx(store, 0, 2n, 2n, new Uint8Array([1, 2, 3])); // a later L0 file: must go too
-    await expect(importDatabase(b, store)).rejects.toSatisfy((e) => isReplicaError(e, 'REPLICA_NOT_EMPTY') && /2 LTX files/.test(e.message) && /force/.test(e.message));
+    await putLtx(store, 0, 2n, 2n, new Uint8Array([1, 2, 3])); // later files: must go too
+    await putLtx(store, 0, 3n, 3n, new Uint8Array([1, 2, 3]));
+    await putLtx(store, 1, 2n, 3n, new Uint8Array([1, 2, 3]));
+    await expect(importDatabase(b, store)).rejects.toSatisfy((e) => isReplicaError(e, 'REPLICA_NOT_EMPTY') && /4 LTX files/.test(e.message) && /force/.test(e.message));
+    const deletes: string[] = [];
+    const deleteMany = store.deleteMany.bind(store);
+    store.deleteMany = async (keys) => {
+      deletes.push(...keys);
+      return deleteMany(keys);
+    };
     const r = await importDatabase(b, store, { force: true });
-    expect(r.deleted).toBe(2);
+    expect(r.deleted).toBe(4);
+    // Newest first (after the boot pack): what is left mid-way is a prefix of the old chain.
+    const L = layoutFor(store);
+    expect(deletes.slice(1)).toEqual([L.fileKey(1, 2n, 3n), L.fileKey(0, 3n, 3n), L.fileKey(0, 2n, 2n), L.fileKey(9, 1n, 1n)]);
     expect((await listReplica(store)).map((f) => f.key)).toEqual([layoutFor(store).fileKey(9, 1n, 1n)]);
     const out = path.join(dir, 'out.db');
     await restore(store, {}, out);
