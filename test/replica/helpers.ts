@@ -52,6 +52,12 @@ export async function putLtx(store: ObjectStore, level: number, min: bigint, max
   return key;
 }
 
+/** The file checksum a stored LTX file ends with (its last 8 bytes): which file holds a key. */
+export async function storedFileChecksum(store: ObjectStore, key: string): Promise<bigint> {
+  const t = await store.get(key, { range: { suffix: 8 } });
+  return new DataView(t.buffer, t.byteOffset, 8).getBigUint64(0);
+}
+
 export function golden(rel: string): Uint8Array {
   return new Uint8Array(readFileSync(path.join(GOLDEN, rel)));
 }

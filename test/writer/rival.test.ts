@@ -13,7 +13,7 @@ import { layoutFor, listLevel } from '../../src/replica/index.js';
 import { FileStore } from '../../src/storage/file-store.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { SecondWriterError, type SyncedFile, Syncer, WriteBuffer, reconcileBuffer } from '../../src/sync/index.js';
-import { makeStore } from '../replica/helpers.js';
+import { makeStore, storedFileChecksum } from '../replica/helpers.js';
 import { SqliteCommits, quiet, removeTempDirs, tempDir } from '../sync/helpers.js';
 
 const PS = 4096;
@@ -22,11 +22,6 @@ afterAll(removeTempDirs);
 
 const page = (n: number) => new Uint8Array(PS).fill(n);
 const l0 = async (store: ObjectStore) => (await listLevel(store, 0)).map((f) => `${f.minTXID}-${f.maxTXID}`);
-
-async function tailSum(store: ObjectStore, key: string): Promise<bigint> {
-  const t = await store.get(key, { range: { suffix: 8 } });
-  return new DataView(t.buffer, t.byteOffset, 8).getBigUint64(0);
-}
 
 /** TXID 1 in the replica; A and B open on it; A has TXID 2 pending (one commit), B too (two commits: one TXID). */
 async function twoWriters(store: ObjectStore) {
@@ -103,7 +98,7 @@ describe.each(['file', 's3'] as const)('two writers on one base (%s)', (kind) =>
     expect(synced[won[0]]).toHaveLength(1);
     expect(synced[won[0] === 'A' ? 'B' : 'A']).toHaveLength(0);
     const key = layoutFor(store).fileKey(0, 2n, 2n);
-    expect(hex64(await tailSum(store, key))).toBe(hex64(synced[won[0]][0].encoded.fileChecksum));
+    expect(hex64(await storedFileChecksum(store, key))).toBe(hex64(synced[won[0]][0].encoded.fileChecksum));
     await Promise.all([sa.stop(), sb.stop()]);
     a.close();
     b.close();

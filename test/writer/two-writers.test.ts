@@ -11,7 +11,7 @@ import { hex64 } from '../../src/ltx/index.js';
 import { open } from '../../src/open.js';
 import { listLevel } from '../../src/replica/index.js';
 import { bufferDirFor } from '../../src/writer.js';
-import { removeTempDirs, tempDir } from '../replica/helpers.js';
+import { removeTempDirs, storedFileChecksum, tempDir } from '../replica/helpers.js';
 import { checkOf, type ChildResult, fileReplica, killChildren, Ledger, type Replica, runChild, s3Replica } from './helpers.js';
 
 afterAll(() => {
@@ -33,8 +33,7 @@ function uploadsOf(r: ChildResult): Map<string, string> {
 async function tailSum(replica: Replica, key: string): Promise<string | null> {
   const store = replica.store();
   try {
-    const t = await store.get(key, { range: { suffix: 8 } });
-    return hex64(new DataView(t.buffer, t.byteOffset, 8).getBigUint64(0));
+    return hex64(await storedFileChecksum(store, key));
   } catch {
     return null; // deleted meanwhile (a loser removes its file)
   } finally {
