@@ -38,8 +38,9 @@ function check(full, retry = true) {
   } catch (err) {
     const message = String(err?.message ?? err);
     if (retry && message.includes('REPLICA_EXPIRED')) {
-      // The reader fell further behind than the readers' grace: what the error tells an
-      // application to do is retry. How far behind its poller was says why it fell behind.
+      // The files of this state are gone (a reader further behind than the readers' grace,
+      // or a replacement that left a gap): the error tells an application to retry. How
+      // long since its poller last polled tells the two apart.
       const p = db.pollerStats();
       out({ t: 'expired', message, queryMs: Date.now() - t0, sincePollMs: p?.lastPollMs == null ? null : t0 - p.lastPollMs, pollFailures: p?.failures ?? 0 });
       check(full, false);

@@ -68,8 +68,9 @@ export interface SoakReport {
   /** Queries failed with REPLICA_REPLACED, and restores whose files vanished, while the replica was being replaced (clear errors, allowed then only). */
   replacedErrors: number;
   /**
-   * Queries that failed with REPLICA_EXPIRED (a reader further behind than the readers'
-   * grace; the reader retried, and the retry's answer is checked like any other), with
+   * Queries that failed with REPLICA_EXPIRED (the files of their state were gone: a reader
+   * further behind than the readers' grace, or a replacement that left a gap; the reader
+   * retried, and the retry's answer is checked like any other), with
    * how long the query had run and how long since its poller's last successful poll.
    */
   expired: { count: number; examples: string[] };
